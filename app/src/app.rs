@@ -1,0 +1,76 @@
+//! The HTML shell, the router, and the header every page shares.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::pages::{HomePage, NotFound, WorkshopPage};
+use crate::site::load_site_info;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/minter.css"/>
+        <Title text="Workshop keys"/>
+        <Router>
+            <SiteHeader/>
+            <main>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=HomePage/>
+                    <Route path=path!("/w/:slug") view=WorkshopPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn SiteHeader() -> impl IntoView {
+    let info = Resource::new_blocking(|| (), |_| load_site_info());
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                let info = info.await.ok();
+                let demo = info.as_ref().is_some_and(|i| i.demo);
+                let user = info.and_then(|i| i.user);
+                view! {
+                    <Show when=move || demo>
+                        <div class="demo-banner" role="status">
+                            "Demo mode: sign-in is not verified and keys come from a simulated OpenRouter."
+                        </div>
+                    </Show>
+                    <header class="site-header">
+                        <a class="brand" href="/">"Workshop keys"</a>
+                        {user.map(|user| view! {
+                            <form class="signed-in" method="post" action="/auth/logout">
+                                <span data-testid="signed-in-as">{user.email}</span>
+                                <button type="submit" class="link">"Sign out"</button>
+                            </form>
+                        })}
+                    </header>
+                }
+            })}
+        </Suspense>
+    }
+}

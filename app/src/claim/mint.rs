@@ -1,0 +1,259 @@
+//! The mint flow: reserve a pool slot → ensure the workshop's guardrail → create the key →
+//! assign it to the guardrail → save. Server-only.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::distr::{Alphanumeric, SampleString};
+use tracing::{info, warn};
+
+use super::ClaimError;
+use crate::auth::SessionUser;
+use crate::openrouter::{CreateGuardrail, CreateKey, OpenRouterError};
+use crate::state::AppState;
+use crate::store::{Attendance, ClaimStatus, MintedKey, NewReservation, Reservation, StoreError};
+use crate::workshops::{WindowState, Workshop};
+
+/// A reservation older than this belongs to a request that died; the next claim takes it over.
+const STALE_RESERVATION: chrono::Duration = chrono::Duration::minutes(2);
+/// How long a parallel request of the same attendee waits for the first one's key.
+const WAIT_FOR_PARALLEL_MINT: Duration = Duration::from_secs(20);
+
+impl From<StoreError> for ClaimError {
+    fn from(e: StoreError) -> Self {
+        warn!(error = %e, "storage failed during a claim");
+        ClaimError::Internal
+    }
+}
+
+/// Claims the attendee's key for `workshop`, or returns the one they already have.
+pub async fn claim(
+    state: &AppState,
+    user: &SessionUser,
+    workshop: &Workshop,
+    marketing_consent: bool,
+    now: DateTime<Utc>,
+) -> Result<Attendance, ClaimError> {
+    match workshop.window_state(now) {
+        WindowState::Open { .. } => {}
+        WindowState::NotYetOpen { opens_at } => return Err(ClaimError::NotOpenYet { opens_at }),
+        WindowState::Closed => return Err(ClaimError::Closed),
+        WindowState::Inactive => return Err(ClaimError::Inactive),
+    }
+    if marketing_consent {
+        state
+            .store
+            .record_marketing_consent(&user.user_id, &workshop.slug, now)
+            .await?;
+    }
+    let reservation = NewReservation {
+        user_id: user.user_id.clone(),
+        workshop_slug: workshop.slug.clone(),
+        key_label: key_label(&workshop.openrouter.key_label_prefix),
+        limit_usd: workshop.openrouter.budget_usd,
+        expires_at: workshop.key_expires_at(),
+        now,
+    };
+    match state
+        .store
+        .reserve_claim(&reservation, workshop.pool_size(), STALE_RESERVATION)
+        .await?
+    {
+        Reservation::PoolFull => Err(ClaimError::PoolFull),
+        Reservation::Existing(row) if row.status == ClaimStatus::Minted => Ok(row),
+        Reservation::Existing(_) => {
+            wait_for_parallel_mint(state, &user.user_id, &workshop.slug).await
+        }
+        Reservation::Reserved(row) => mint(state, workshop, row).await,
+    }
+}
+
+/// `<prefix>-<10 random characters>`: unique, so a lost answer can be found by name, and free of
+/// personal data, since key names are visible to everyone with access to the OpenRouter account.
+fn key_label(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        Alphanumeric
+            .sample_string(&mut rand::rng(), 10)
+            .to_lowercase()
+    )
+}
+
+async fn mint(
+    state: &AppState,
+    workshop: &Workshop,
+    row: Attendance,
+) -> Result<Attendance, ClaimError> {
+    let (user_id, slug) = (row.user_id.as_str(), workshop.slug.as_str());
+    let guardrail_id = match ensure_guardrail(state, workshop).await {
+        Ok(id) => id,
+        Err(e) => {
+            state.store.release_claim(user_id, slug).await?;
+            return Err(e);
+        }
+    };
+    let request = CreateKey {
+        name: row.key_label.clone(),
+        limit: Some(rust_decimal::prelude::ToPrimitive::to_f64(&row.limit_usd).unwrap_or(0.0)),
+        expires_at: Some(row.expires_at),
+        ..CreateKey::default()
+    };
+    let created = match state.openrouter.create_key(&request).await {
+        Ok(created) => created,
+        Err(e) => {
+            state.store.release_claim(user_id, slug).await?;
+            return Err(openrouter_failed(slug, "creating the key", &e));
+        }
+    };
+    let hash = created.data.hash.clone();
+    state
+        .store
+        .save_minted_key(
+            user_id,
+            slug,
+            &MintedKey {
+                hash: hash.clone(),
+                plaintext: created.key,
+            },
+        )
+        .await?;
+    // POST /keys ignores guardrail ids: binding is a separate call. If it fails the attendee
+    // keeps the key (budget and expiry still bound it) and the row stays unbound for a retry.
+    match state
+        .openrouter
+        .assign_keys_to_guardrail(&guardrail_id, std::slice::from_ref(&hash))
+        .await
+    {
+        Ok(_) => {
+            state
+                .store
+                .mark_bound(user_id, slug, &guardrail_id, Utc::now())
+                .await?
+        }
+        Err(e) => {
+            warn!(workshop = slug, key_label = %row.key_label, error = %e, "assigning the key to the guardrail failed; row left unbound")
+        }
+    }
+    info!(workshop = slug, key_label = %row.key_label, "key minted");
+    state
+        .store
+        .attendance(user_id, slug)
+        .await?
+        .ok_or(ClaimError::Internal)
+}
+
+/// The workshop's guardrail id: from the database, else found by name, else created.
+pub async fn ensure_guardrail(state: &AppState, workshop: &Workshop) -> Result<String, ClaimError> {
+    let slug = workshop.slug.as_str();
+    if let Some(id) = state.store.guardrail_id(slug).await? {
+        return Ok(id);
+    }
+    let _guard = state.guardrail_lock.lock().await;
+    if let Some(id) = state.store.guardrail_id(slug).await? {
+        return Ok(id);
+    }
+    let name = workshop.guardrail_name();
+    let found = state
+        .openrouter
+        .find_guardrail_by_name(&name)
+        .await
+        .map_err(|e| openrouter_failed(slug, "finding the guardrail", &e))?;
+    let id = match found {
+        Some(existing) => existing.id,
+        None => {
+            let request = CreateGuardrail {
+                name: name.clone(),
+                description: Some(format!("Workshop {}: {}", workshop.slug, workshop.name)),
+                limit_usd: rust_decimal::prelude::ToPrimitive::to_f64(
+                    &workshop.openrouter.guardrail.cap_usd,
+                ),
+                reset_interval: Some(reset_interval(workshop.openrouter.guardrail.reset_interval)),
+                allowed_models: Some(
+                    workshop
+                        .openrouter
+                        .models
+                        .iter()
+                        .map(|m| m.id.clone())
+                        .collect(),
+                ),
+                ..CreateGuardrail::default()
+            };
+            let created = state
+                .openrouter
+                .create_guardrail(&request)
+                .await
+                .map_err(|e| openrouter_failed(slug, "creating the guardrail", &e))?;
+            info!(workshop = %workshop.slug, guardrail = %name, "guardrail created");
+            created.id
+        }
+    };
+    state.store.save_guardrail_id(slug, &id).await?;
+    Ok(id)
+}
+
+fn reset_interval(interval: crate::workshops::ResetInterval) -> crate::openrouter::ResetInterval {
+    use crate::openrouter::ResetInterval as Api;
+    use crate::workshops::ResetInterval as Yaml;
+    match interval {
+        Yaml::Daily => Api::Daily,
+        Yaml::Weekly => Api::Weekly,
+        Yaml::Monthly => Api::Monthly,
+    }
+}
+
+/// Logs what failed (the error never holds a key) and tells the attendee whether to retry.
+fn openrouter_failed(slug: &str, what: &str, e: &OpenRouterError) -> ClaimError {
+    warn!(workshop = slug, error = %e, "{what} failed; the claim was released");
+    if e.is_retryable() {
+        ClaimError::Busy
+    } else {
+        ClaimError::Internal
+    }
+}
+
+/// Another request of the same attendee holds the reservation: wait for its key.
+async fn wait_for_parallel_mint(
+    state: &AppState,
+    user_id: &str,
+    slug: &str,
+) -> Result<Attendance, ClaimError> {
+    let deadline = tokio::time::Instant::now() + WAIT_FOR_PARALLEL_MINT;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        match state.store.attendance(user_id, slug).await? {
+            Some(row) if row.status == ClaimStatus::Minted => return Ok(row),
+            Some(_) => continue,
+            // The other request failed and released the slot.
+            None => return Err(ClaimError::Busy),
+        }
+    }
+    Err(ClaimError::InProgress)
+}
+
+/// The view of a minted row; `None` while it is only reserved.
+pub fn my_key(row: Attendance) -> Option<super::MyKey> {
+    Some(super::MyKey {
+        key: row.or_key_plaintext?,
+        key_label: row.key_label,
+        limit_usd: row.limit_usd,
+        usage_usd: row.usage_usd,
+        expires_at: row.expires_at,
+        bound: row.guardrail_attached_at.is_some(),
+    })
+}
+
+/// A claim posted without JavaScript lands back on the workshop page, with the error's code.
+pub fn redirect_plain_form_error(slug: &str, error: &ClaimError) {
+    use leptos::prelude::use_context;
+
+    let plain_form = use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    });
+    if plain_form && crate::workshops::find(slug).is_some() {
+        leptos_axum::redirect(&format!("/w/{slug}?error={}", error.code()));
+    }
+}

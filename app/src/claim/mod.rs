@@ -1,0 +1,104 @@
+//! Claiming a key: the server functions the workshop page calls, and (ssr) the mint flow.
+
+mod error;
+#[cfg(feature = "ssr")]
+pub mod mint;
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+pub use error::ClaimError;
+
+use crate::auth::SessionUser;
+use crate::workshops::{WindowState, Workshop};
+
+/// The attendee's key as the page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MyKey {
+    pub key: String,
+    pub key_label: String,
+    pub limit_usd: Decimal,
+    pub usage_usd: Decimal,
+    pub expires_at: DateTime<Utc>,
+    /// Assigned to the workshop's guardrail (model restrictions apply).
+    pub bound: bool,
+}
+
+/// Everything `/w/{slug}` renders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkshopPageData {
+    pub workshop: Workshop,
+    pub welcome_html: String,
+    pub window: WindowState,
+    pub pool_size: u32,
+    pub claimed: u32,
+    pub user: Option<SessionUser>,
+    pub my_key: Option<MyKey>,
+}
+
+impl WorkshopPageData {
+    pub fn keys_left(&self) -> u32 {
+        self.pool_size.saturating_sub(self.claimed)
+    }
+}
+
+#[server]
+pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, ServerFnError> {
+    use crate::state::app_state;
+
+    let state = app_state()?;
+    let workshop = crate::workshops::find(&slug)
+        .ok_or_else(|| ServerFnError::new(ClaimError::UnknownWorkshop))?;
+    let user = crate::auth::current_user(&state).await;
+    let my_key = match &user {
+        Some(user) => state
+            .store
+            .attendance(&user.user_id, &slug)
+            .await
+            .map_err(|e| ServerFnError::new(ClaimError::from(e)))?
+            .and_then(mint::my_key),
+        None => None,
+    };
+    let claimed = state
+        .store
+        .claimed_count(&slug)
+        .await
+        .map_err(|e| ServerFnError::new(ClaimError::from(e)))?;
+    Ok(WorkshopPageData {
+        workshop: workshop.clone(),
+        welcome_html: crate::markdown::to_safe_html(&workshop.welcome_message),
+        window: workshop.window_state(Utc::now()),
+        pool_size: workshop.pool_size(),
+        claimed,
+        user,
+        my_key,
+    })
+}
+
+/// Claims the signed-in attendee's key. Posted by a plain `<form>` when JavaScript is off, in
+/// which case errors come back as `?error=<code>` on the workshop page.
+#[server]
+pub async fn claim_key(
+    slug: String,
+    marketing_consent: Option<String>,
+) -> Result<MyKey, ClaimError> {
+    use crate::state::app_state;
+
+    let state = app_state().map_err(ClaimError::from_server_fn_error)?;
+    let result = async {
+        let user = crate::auth::current_user(&state)
+            .await
+            .ok_or(ClaimError::NotSignedIn)?;
+        let workshop = crate::workshops::find(&slug).ok_or(ClaimError::UnknownWorkshop)?;
+        let consent = marketing_consent.is_some_and(|v| !v.is_empty());
+        let row = mint::claim(&state, &user, workshop, consent, Utc::now()).await?;
+        mint::my_key(row).ok_or(ClaimError::InProgress)
+    }
+    .await;
+    if let Err(e) = &result {
+        mint::redirect_plain_form_error(&slug, e);
+    }
+    result
+}

@@ -1,0 +1,20 @@
+//! The workshop key minter: pages, server functions, and (behind `ssr`) the server-side domain.
+
+mod app;
+pub mod auth;
+pub mod claim;
+pub mod pages;
+pub mod site;
+pub mod ui;
+pub mod workshops;
+
+#[cfg(feature = "ssr")]
+pub mod markdown;
+#[cfg(feature = "ssr")]
+pub mod openrouter;
+#[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+pub use app::{shell, App};

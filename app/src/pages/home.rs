@@ -1,0 +1,31 @@
+use leptos::prelude::*;
+
+use crate::site::list_workshops;
+use crate::ui::{format_local, WindowBadge};
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let workshops = Resource::new_blocking(|| (), |_| list_workshops());
+    view! {
+        <h1>"Workshops"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match workshops.await {
+                    Ok(list) if list.is_empty() => view! { <p>"No workshops right now."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <ul class="workshop-list">
+                            {list.into_iter().map(|w| view! {
+                                <li class="card">
+                                    <a href=format!("/w/{}", w.slug)><h2>{w.name}</h2></a>
+                                    <p class="muted">{w.event} " · " {w.location} " · " {format_local(&w.starts_at)}</p>
+                                    <WindowBadge window=w.window/>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(_) => view! { <p class="error">"Could not load the workshops."</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,50 @@
+//! Facts every page needs: demo mode and who is signed in.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::SessionUser;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteInfo {
+    pub demo: bool,
+    pub user: Option<SessionUser>,
+}
+
+#[server]
+pub async fn load_site_info() -> Result<SiteInfo, ServerFnError> {
+    let state = crate::state::app_state()?;
+    Ok(SiteInfo {
+        demo: state.demo,
+        user: crate::auth::current_user(&state).await,
+    })
+}
+
+/// A workshop as the home page lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkshopSummary {
+    pub slug: String,
+    pub name: String,
+    pub event: String,
+    pub location: String,
+    pub starts_at: chrono::DateTime<chrono::FixedOffset>,
+    pub window: crate::workshops::WindowState,
+}
+
+/// Active workshops that have not ended, earliest first.
+#[server]
+pub async fn list_workshops() -> Result<Vec<WorkshopSummary>, ServerFnError> {
+    let now = chrono::Utc::now();
+    Ok(crate::workshops::all()
+        .iter()
+        .filter(|w| w.is_active && w.ends_at > now)
+        .map(|w| WorkshopSummary {
+            slug: w.slug.clone(),
+            name: w.name.clone(),
+            event: w.event.clone(),
+            location: w.location.clone(),
+            starts_at: w.starts_at,
+            window: w.window_state(now),
+        })
+        .collect())
+}

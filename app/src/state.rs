@@ -1,0 +1,36 @@
+//! What every server function and route shares: storage, OpenRouter, session keys, settings.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use crate::auth::session::SessionKeys;
+use crate::openrouter::OpenRouterClient;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub openrouter: Arc<OpenRouterClient>,
+    pub session: SessionKeys,
+    /// `MINTER_DEMO=1`: dev sign-in and the demo banner.
+    pub demo: bool,
+    pub leptos_options: LeptosOptions,
+    /// Held while a workshop's guardrail is looked up or created, so a burst of first claims
+    /// creates one guardrail, not one per request.
+    pub guardrail_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The state, as server functions see it (provided as Leptos context by the server).
+pub fn app_state() -> Result<AppState, leptos::prelude::ServerFnErrorErr> {
+    leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+        leptos::prelude::ServerFnErrorErr::ServerError("application state missing".into())
+    })
+}

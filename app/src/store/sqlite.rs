@@ -1,0 +1,306 @@
+//! SQLite backend, the embedded default. Money is decimal TEXT (exact), times are UTC TEXT.
+//! Writes are serialised by SQLite itself; `BEGIN IMMEDIATE` takes the write lock up front so
+//! that a reserve never has to upgrade a read lock (which could fail with SQLITE_BUSY).
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
+use sqlx::Row;
+
+use super::*;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(30))
+            .foreign_keys(true);
+        // An in-memory database exists per connection: keep exactly one.
+        let max = if url.contains(":memory:") || url.contains("mode=memory") {
+            1
+        } else {
+            8
+        };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+fn decimal(row: &SqliteRow, column: &str) -> StoreResult<Decimal> {
+    let text: String = row.try_get(column)?;
+    Decimal::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn attendee_from_row(row: &SqliteRow) -> StoreResult<Attendee> {
+    Ok(Attendee {
+        profile: AttendeeProfile {
+            user_id: row.try_get("user_id")?,
+            email: row.try_get("email")?,
+            email_normalized: row.try_get("email_normalized")?,
+            display_name: row.try_get("display_name")?,
+            auth_provider: row.try_get("auth_provider")?,
+        },
+        marketing_opted_in: row.try_get("marketing_opted_in")?,
+        marketing_opted_in_at: row.try_get("marketing_opted_in_at")?,
+        marketing_opted_in_workshop: row.try_get("marketing_opted_in_workshop")?,
+        first_seen_at: row.try_get("first_seen_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+    })
+}
+
+fn attendance_from_row(row: &SqliteRow) -> StoreResult<Attendance> {
+    Ok(Attendance {
+        user_id: row.try_get("user_id")?,
+        workshop_slug: row.try_get("workshop_slug")?,
+        status: ClaimStatus::parse(row.try_get("status")?)?,
+        reserved_at: row.try_get("reserved_at")?,
+        or_key_hash: row.try_get("or_key_hash")?,
+        or_key_plaintext: row.try_get("or_key_plaintext")?,
+        key_label: row.try_get("key_label")?,
+        limit_usd: decimal(row, "limit_usd")?,
+        expires_at: row.try_get("expires_at")?,
+        or_guardrail_id: row.try_get("or_guardrail_id")?,
+        guardrail_attached_at: row.try_get("guardrail_attached_at")?,
+        usage_usd: decimal(row, "usage_usd")?,
+        usage_synced_at: row.try_get("usage_synced_at")?,
+        attended_at: row.try_get("attended_at")?,
+    })
+}
+
+const SELECT_ATTENDANCE: &str =
+    "SELECT * FROM workshop_attendance WHERE user_id = ?1 AND workshop_slug = ?2";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn upsert_attendee(
+        &self,
+        p: &AttendeeProfile,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Attendee> {
+        let row = sqlx::query(
+            "INSERT INTO attendees (user_id, email, email_normalized, display_name, auth_provider, first_seen_at, last_seen_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, email_normalized = excluded.email_normalized,
+                 display_name = excluded.display_name, auth_provider = excluded.auth_provider, last_seen_at = excluded.last_seen_at
+             RETURNING *",
+        )
+        .bind(&p.user_id)
+        .bind(&p.email)
+        .bind(&p.email_normalized)
+        .bind(&p.display_name)
+        .bind(&p.auth_provider)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        attendee_from_row(&row)
+    }
+
+    async fn attendee(&self, user_id: &str) -> StoreResult<Option<Attendee>> {
+        let row = sqlx::query("SELECT * FROM attendees WHERE user_id = ?1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(attendee_from_row).transpose()
+    }
+
+    async fn record_marketing_consent(
+        &self,
+        user_id: &str,
+        workshop_slug: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE attendees SET marketing_opted_in = 1, marketing_opted_in_at = ?2, marketing_opted_in_workshop = ?3
+             WHERE user_id = ?1",
+        )
+        .bind(user_id)
+        .bind(now)
+        .bind(workshop_slug)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn reserve_claim(
+        &self,
+        r: &NewReservation,
+        pool_size: u32,
+        stale_after: chrono::Duration,
+    ) -> StoreResult<Reservation> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(row) = sqlx::query(SELECT_ATTENDANCE)
+            .bind(&r.user_id)
+            .bind(&r.workshop_slug)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            let existing = attendance_from_row(&row)?;
+            if existing.status == ClaimStatus::Reserved
+                && r.now - existing.reserved_at >= stale_after
+            {
+                sqlx::query("UPDATE workshop_attendance SET reserved_at = ?3 WHERE user_id = ?1 AND workshop_slug = ?2")
+                    .bind(&r.user_id)
+                    .bind(&r.workshop_slug)
+                    .bind(r.now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(Reservation::Reserved(Attendance {
+                    reserved_at: r.now,
+                    ..existing
+                }));
+            }
+            tx.rollback().await?;
+            return Ok(Reservation::Existing(existing));
+        }
+        sqlx::query("INSERT INTO workshop_pool (workshop_slug, claimed) VALUES (?1, 0) ON CONFLICT DO NOTHING")
+            .bind(&r.workshop_slug)
+            .execute(&mut *tx)
+            .await?;
+        let took_slot = sqlx::query(
+            "UPDATE workshop_pool SET claimed = claimed + 1 WHERE workshop_slug = ?1 AND claimed < ?2",
+        )
+        .bind(&r.workshop_slug)
+        .bind(i64::from(pool_size))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !took_slot {
+            tx.rollback().await?;
+            return Ok(Reservation::PoolFull);
+        }
+        let row = sqlx::query(
+            "INSERT INTO workshop_attendance (user_id, workshop_slug, status, reserved_at, key_label, limit_usd, expires_at, attended_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?4) RETURNING *",
+        )
+        .bind(&r.user_id)
+        .bind(&r.workshop_slug)
+        .bind(ClaimStatus::Reserved.as_str())
+        .bind(r.now)
+        .bind(&r.key_label)
+        .bind(r.limit_usd.to_string())
+        .bind(r.expires_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Reservation::Reserved(attendance_from_row(&row)?))
+    }
+
+    async fn save_minted_key(
+        &self,
+        user_id: &str,
+        workshop_slug: &str,
+        key: &MintedKey,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE workshop_attendance SET status = ?3, or_key_hash = ?4, or_key_plaintext = ?5
+             WHERE user_id = ?1 AND workshop_slug = ?2",
+        )
+        .bind(user_id)
+        .bind(workshop_slug)
+        .bind(ClaimStatus::Minted.as_str())
+        .bind(&key.hash)
+        .bind(&key.plaintext)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_bound(
+        &self,
+        user_id: &str,
+        workshop_slug: &str,
+        guardrail_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE workshop_attendance SET or_guardrail_id = ?3, guardrail_attached_at = ?4
+             WHERE user_id = ?1 AND workshop_slug = ?2",
+        )
+        .bind(user_id)
+        .bind(workshop_slug)
+        .bind(guardrail_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn release_claim(&self, user_id: &str, workshop_slug: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let deleted = sqlx::query(
+            "DELETE FROM workshop_attendance WHERE user_id = ?1 AND workshop_slug = ?2 AND status = 'reserved'",
+        )
+        .bind(user_id)
+        .bind(workshop_slug)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if deleted == 1 {
+            sqlx::query("UPDATE workshop_pool SET claimed = claimed - 1 WHERE workshop_slug = ?1")
+                .bind(workshop_slug)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn attendance(
+        &self,
+        user_id: &str,
+        workshop_slug: &str,
+    ) -> StoreResult<Option<Attendance>> {
+        let row = sqlx::query(SELECT_ATTENDANCE)
+            .bind(user_id)
+            .bind(workshop_slug)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(attendance_from_row).transpose()
+    }
+
+    async fn claimed_count(&self, workshop_slug: &str) -> StoreResult<u32> {
+        let claimed: Option<i64> =
+            sqlx::query_scalar("SELECT claimed FROM workshop_pool WHERE workshop_slug = ?1")
+                .bind(workshop_slug)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(claimed.unwrap_or(0).try_into().unwrap_or(0))
+    }
+
+    async fn guardrail_id(&self, workshop_slug: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT guardrail_id FROM workshop_guardrails WHERE workshop_slug = ?1",
+        )
+        .bind(workshop_slug)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn save_guardrail_id(&self, workshop_slug: &str, guardrail_id: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO workshop_guardrails (workshop_slug, guardrail_id) VALUES (?1, ?2)
+             ON CONFLICT (workshop_slug) DO UPDATE SET guardrail_id = excluded.guardrail_id",
+        )
+        .bind(workshop_slug)
+        .bind(guardrail_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,232 @@
+//! The workshop file format (`workshops/<slug>.yaml`) and its validation.
+//!
+//! This file is compiled twice: into the crate, and into `build.rs` (via `#[path]`) so that a
+//! mistake in a workshop file fails `cargo build` with the file and the field. It therefore
+//! depends only on serde, serde_yaml, chrono and rust_decimal.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workshop {
+    pub slug: String,
+    pub name: String,
+    pub event: String,
+    pub location: String,
+    pub starts_at: DateTime<FixedOffset>,
+    pub ends_at: DateTime<FixedOffset>,
+    pub claims_open_at: DateTime<FixedOffset>,
+    pub claims_close_at: DateTime<FixedOffset>,
+    #[serde(default = "default_true")]
+    pub is_active: bool,
+    /// Markdown; raw HTML in it is escaped when rendered.
+    #[serde(default)]
+    pub welcome_message: String,
+    pub openrouter: OpenRouterSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenRouterSettings {
+    /// Spending limit of each attendee's key, in USD.
+    pub budget_usd: Decimal,
+    pub key_label_prefix: String,
+    /// The key expires this long after `ends_at`.
+    #[serde(default)]
+    pub expires_buffer_minutes: u32,
+    pub models: Vec<Model>,
+    pub guardrail: GuardrailSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    pub id: String,
+    pub label: String,
+    #[serde(default)]
+    pub note: String,
+    pub price_in_per_mtok: Decimal,
+    pub price_out_per_mtok: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailSettings {
+    /// The workshop's pool: claimed keys × budget_usd never exceeds this.
+    pub cap_usd: Decimal,
+    pub reset_interval: ResetInterval,
+    /// At most this many keys are handed out.
+    pub max_keys: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResetInterval {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl ResetInterval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResetInterval::Daily => "daily",
+            ResetInterval::Weekly => "weekly",
+            ResetInterval::Monthly => "monthly",
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// What is wrong with a workshop file, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    /// Dotted path of the offending field, e.g. `openrouter.models[1].id`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "field `{}`: {}", self.field, self.message)
+    }
+}
+
+fn error(field: impl Into<String>, message: impl Into<String>) -> SpecError {
+    SpecError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Parses and validates one workshop file; `file_stem` is its name without `.yaml`.
+pub fn parse(file_stem: &str, yaml: &str) -> Result<Workshop, SpecError> {
+    let workshop: Workshop = serde_yaml::from_str(yaml).map_err(|e| {
+        // serde_yaml prefixes the message with the dotted path when it knows it.
+        let text = e.to_string();
+        match text.split_once(": ") {
+            Some((path, rest)) if !path.contains(' ') => error(path, rest),
+            _ => error("(document)", text),
+        }
+    })?;
+    workshop.validate(file_stem)?;
+    Ok(workshop)
+}
+
+impl Workshop {
+    /// Every rule a workshop file must satisfy beyond its shape.
+    pub fn validate(&self, file_stem: &str) -> Result<(), SpecError> {
+        if self.slug != file_stem {
+            return Err(error(
+                "slug",
+                format!("`{}` must equal the file name `{file_stem}`", self.slug),
+            ));
+        }
+        if self.slug.is_empty()
+            || !self
+                .slug
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(error("slug", "must be non-empty and only a-z, 0-9 and -"));
+        }
+        for (field, value) in [
+            ("name", &self.name),
+            ("event", &self.event),
+            ("location", &self.location),
+        ] {
+            if value.trim().is_empty() {
+                return Err(error(field, "must not be empty"));
+            }
+        }
+        if self.starts_at >= self.ends_at {
+            return Err(error("ends_at", "must be after starts_at"));
+        }
+        if self.claims_open_at >= self.claims_close_at {
+            return Err(error("claims_close_at", "must be after claims_open_at"));
+        }
+        let or = &self.openrouter;
+        if or.budget_usd <= Decimal::ZERO {
+            return Err(error("openrouter.budget_usd", "must be greater than 0"));
+        }
+        if or.key_label_prefix.trim().is_empty() {
+            return Err(error("openrouter.key_label_prefix", "must not be empty"));
+        }
+        if or.models.is_empty() {
+            return Err(error("openrouter.models", "needs at least one model"));
+        }
+        let mut seen = HashSet::new();
+        for (i, model) in or.models.iter().enumerate() {
+            if !is_model_id(&model.id) {
+                return Err(error(
+                    format!("openrouter.models[{i}].id"),
+                    format!("`{}` must look like vendor/model", model.id),
+                ));
+            }
+            if !seen.insert(model.id.as_str()) {
+                return Err(error(
+                    format!("openrouter.models[{i}].id"),
+                    format!("`{}` is listed twice", model.id),
+                ));
+            }
+            if model.label.trim().is_empty() {
+                return Err(error(
+                    format!("openrouter.models[{i}].label"),
+                    "must not be empty",
+                ));
+            }
+            if model.price_in_per_mtok < Decimal::ZERO {
+                return Err(error(
+                    format!("openrouter.models[{i}].price_in_per_mtok"),
+                    "must not be negative",
+                ));
+            }
+            if model.price_out_per_mtok < Decimal::ZERO {
+                return Err(error(
+                    format!("openrouter.models[{i}].price_out_per_mtok"),
+                    "must not be negative",
+                ));
+            }
+        }
+        let guardrail = &or.guardrail;
+        if guardrail.cap_usd < or.budget_usd {
+            return Err(error(
+                "openrouter.guardrail.cap_usd",
+                "must be at least openrouter.budget_usd",
+            ));
+        }
+        if guardrail.max_keys < 1 {
+            return Err(error("openrouter.guardrail.max_keys", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// How many keys the pool allows: `max_keys`, and no more than `cap_usd / budget_usd`.
+    pub fn pool_size(&self) -> u32 {
+        let by_budget = (self.openrouter.guardrail.cap_usd / self.openrouter.budget_usd).floor();
+        let by_budget = rust_decimal::prelude::ToPrimitive::to_u32(&by_budget).unwrap_or(u32::MAX);
+        self.openrouter.guardrail.max_keys.min(by_budget)
+    }
+}
+
+/// `vendor/model`, optionally with a `:variant`; no spaces, both parts non-empty.
+fn is_model_id(id: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+    match id.split_once('/') {
+        Some((vendor, model)) => {
+            !vendor.is_empty()
+                && !model.is_empty()
+                && vendor.chars().all(allowed)
+                && model.chars().all(allowed)
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,5 @@
+//! Shared by the integration tests: real databases and a spawned OpenRouter simulator.
+#![allow(dead_code)]
+
+pub mod db;
+pub mod openrouter;

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The demo: installs what is missing, then serves the app on http://127.0.0.1:3000 with demo
+# sign-in and the built-in OpenRouter simulator. No accounts needed. Ctrl-C stops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MINTER_SETUP_BROWSER=0 bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+export MINTER_DEMO="${MINTER_DEMO:-1}"
+export DATABASE_URL="${DATABASE_URL:-sqlite://target/demo.db}"
+mkdir -p target
+echo "Starting the demo on http://127.0.0.1:3000 (first build takes a few minutes)"
+exec cargo leptos serve

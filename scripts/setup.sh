@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks to build, run and test the minter. Idempotent and quiet
+# when everything is present. Needs the Rust toolchain (rustup) and Node.js with npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [[ "$(cargo leptos --version 2>/dev/null || true)" != *"0.3.10"* ]]; then
+  log "installing cargo-leptos 0.3.10 (a few minutes, once)"
+  cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads
+fi
+
+# The CLI must match the wasm-bindgen crate in Cargo.lock exactly.
+wbg_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $wbg_version" ]]; then
+  log "installing wasm-bindgen-cli $wbg_version (a few minutes, once)"
+  # Not --locked: one of its locked dependencies is no longer on the registry.
+  cargo install wasm-bindgen-cli --version "$wbg_version"
+fi
+
+if [[ "${MINTER_SETUP_BROWSER:-1}" == 1 ]]; then
+  if [[ ! -x /usr/bin/chromium ]]; then
+    log "installing Chromium (Debian package) for the end-to-end tests"
+    sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+    $sudo_cmd apt-get install -y chromium || { $sudo_cmd apt-get update && $sudo_cmd apt-get install -y chromium; }
+  fi
+  if [[ ! -d end2end/node_modules/@playwright/test ]]; then
+    log "installing the end-to-end test packages (npm ci)"
+    (cd end2end && npm ci --no-audit --no-fund)
+  fi
+fi

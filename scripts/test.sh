@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Every test: unit and contract tests (SQLite and Postgres), then the end-to-end tests in
+# headless Chromium against the real server. Installs what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# Postgres for the contract tests (trust auth on 127.0.0.1:5432 on the project's machines).
+export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+if command -v pg_lsclusters >/dev/null && ! pg_lsclusters --no-header | grep -q online; then
+  echo "==> starting Postgres"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+fi
+
+echo "==> unit, contract and integration tests"
+cargo test -p app --features ssr
+cargo test -p server
+
+echo "==> building the site for the end-to-end tests"
+cargo leptos build
+
+port="${E2E_PORT:-3100}"
+workdir="$(mktemp -d)"
+server_pid=""
+cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null || true; rm -rf "$workdir"; }
+trap cleanup EXIT
+MINTER_DEMO=1 DATABASE_URL="sqlite://$workdir/e2e.db" LEPTOS_SITE_ADDR="127.0.0.1:$port" \
+  LEPTOS_SITE_ROOT=target/site RUST_LOG=warn target/debug/server >"$workdir/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/" >/dev/null 2>&1 && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$workdir/server.log"; exit 1; }
+  sleep 0.2
+done
+
+echo "==> end-to-end tests (Playwright, headless Chromium)"
+(cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test) || { echo "--- server log"; cat "$workdir/server.log"; exit 1; }

@@ -1,0 +1,100 @@
+//! The axum server: wiring of configuration, state, routes and (in demo mode) the simulator.
+
+pub mod config;
+mod dev_auth;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::Request;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::CookieJar;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+
+use app::auth::session::SessionKeys;
+use app::openrouter::{OpenRouterClient, Simulator};
+use app::state::AppState;
+use app::{shell, App};
+use config::Config;
+
+/// Builds the shared state: opens the database (applying migrations) and picks the OpenRouter
+/// endpoint, starting the in-process simulator in demo mode when no management key is set.
+pub async fn build_state(
+    config: &Config,
+    leptos_options: LeptosOptions,
+) -> Result<AppState, String> {
+    let store = app::store::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    let openrouter = match &config.openrouter_management_key {
+        Some(key) => OpenRouterClient::new(config.openrouter_base_url.clone(), key.clone()),
+        None => {
+            let key = format!("sk-or-v1-sim-{}", hex_token());
+            let simulator = Simulator::new(key.clone())
+                .spawn()
+                .await
+                .map_err(|e| format!("simulator: {e}"))?;
+            tracing::info!(base_url = %simulator.base_url, "demo mode: OpenRouter simulator started");
+            OpenRouterClient::new(simulator.base_url, key)
+        }
+    };
+    Ok(AppState {
+        store,
+        openrouter: Arc::new(openrouter),
+        session: SessionKeys::new(
+            &config.session_secret,
+            config.public_url.starts_with("https://"),
+        ),
+        demo: config.demo,
+        leptos_options,
+        guardrail_lock: Arc::default(),
+    })
+}
+
+fn hex_token() -> String {
+    rand::random::<[u8; 16]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Every route of the application; tests call this with their own state.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let mut router = Router::new()
+        .route("/api/{*fn_name}", get(server_fn).post(server_fn))
+        .route("/auth/logout", post(logout));
+    if state.demo {
+        router = router.merge(dev_auth::routes());
+    }
+    router
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state)
+}
+
+async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
+    handle_server_fns_with_context(move || provide_context(state.clone()), request).await
+}
+
+async fn logout(State(state): State<AppState>, jar: CookieJar) -> impl IntoResponse {
+    (
+        jar.remove(state.session.removal_cookie()),
+        Redirect::to("/"),
+    )
+}
