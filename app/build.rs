@@ -24,12 +24,7 @@ fn main() {
             Ok(text) => match spec::parse(&stem, &text) {
                 Ok(_) => {
                     let absolute = path.canonicalize().unwrap();
-                    writeln!(
-                        generated,
-                        "    ({stem:?}, include_str!({:?})),",
-                        absolute.display().to_string()
-                    )
-                    .unwrap();
+                    writeln!(generated, "    ({stem:?}, include_str!({:?})),", absolute.display().to_string()).unwrap();
                 }
                 Err(e) => failures.push(format!("{shown}: {e}")),
             },
@@ -59,14 +54,8 @@ fn workshop_files(dir: &Path) -> Vec<PathBuf> {
         }
     };
     files.sort();
-    if let Some(yml) = files
-        .iter()
-        .find(|p| p.extension().is_some_and(|e| e == "yml"))
-    {
-        eprintln!(
-            "invalid workshop file: {}: rename it to .yaml",
-            yml.display()
-        );
+    if let Some(yml) = files.iter().find(|p| p.extension().is_some_and(|e| e == "yml")) {
+        eprintln!("invalid workshop file: {}: rename it to .yaml", yml.display());
         process::exit(1);
     }
     files.retain(|p| p.extension().is_some_and(|e| e == "yaml"));

@@ -17,6 +17,18 @@ echo "==> unit, contract and integration tests"
 cargo test -p app --features ssr
 cargo test -p server
 
+echo "==> a broken workshop file fails the build, naming the file and the field"
+broken=workshops/zz-broken-check.yaml
+trap 'rm -f "$broken"' EXIT
+sed -e 's/^slug: demo$/slug: zz-broken-check/' -e 's/budget_usd: 2.00/budget_usd: 0/' workshops/demo.yaml >"$broken"
+if output="$(cargo build -p app --features ssr 2>&1)"; then
+  echo "FAILED: the build accepted $broken"; exit 1
+fi
+rm -f "$broken"
+expected='invalid workshop file: workshops/zz-broken-check.yaml: field `openrouter.budget_usd`: must be greater than 0'
+grep -qF "$expected" <<<"$output" || { echo "$output"; echo "FAILED: expected: $expected"; exit 1; }
+echo "ok: $expected"
+
 echo "==> building the site for the end-to-end tests"
 cargo leptos build
 

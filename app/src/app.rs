@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 use crate::pages::{HomePage, NotFound, WorkshopPage};
 use crate::site::load_site_info;
@@ -16,6 +16,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -36,9 +37,11 @@ pub fn App() -> impl IntoView {
         <Router>
             <SiteHeader/>
             <main>
+                // Async: the whole page is rendered before the first byte, so it is complete
+                // without JavaScript (streamed chunks would need JS to be put in place).
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage/>
-                    <Route path=path!("/w/:slug") view=WorkshopPage/>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/w/:slug") view=WorkshopPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -3,37 +3,18 @@
 use pulldown_cmark::{html, CowStr, Event, Options, Parser, Tag};
 
 pub fn to_safe_html(markdown: &str) -> String {
-    let parser = Parser::new_ext(
-        markdown,
-        Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES,
-    )
-    .map(|event| match event {
-        // Raw HTML becomes escaped text: organisers write Markdown, browsers never run their tags.
-        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
-        Event::Start(Tag::Link {
-            link_type,
-            dest_url,
-            title,
-            id,
-        }) => Event::Start(Tag::Link {
-            link_type,
-            dest_url: safe_url(dest_url),
-            title,
-            id,
-        }),
-        Event::Start(Tag::Image {
-            link_type,
-            dest_url,
-            title,
-            id,
-        }) => Event::Start(Tag::Image {
-            link_type,
-            dest_url: safe_url(dest_url),
-            title,
-            id,
-        }),
-        other => other,
-    });
+    let parser =
+        Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES).map(|event| match event {
+            // Raw HTML becomes escaped text: organisers write Markdown, browsers never run their tags.
+            Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+            Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+                Event::Start(Tag::Link { link_type, dest_url: safe_url(dest_url), title, id })
+            }
+            Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+                Event::Start(Tag::Image { link_type, dest_url: safe_url(dest_url), title, id })
+            }
+            other => other,
+        });
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut out, parser);
     out
@@ -42,10 +23,7 @@ pub fn to_safe_html(markdown: &str) -> String {
 /// Only web, mail and relative links; `javascript:`, `data:` and the like become `#`.
 fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
     let lower = url.trim().to_ascii_lowercase();
-    let scheme = lower
-        .split_once(':')
-        .map(|(scheme, _)| scheme)
-        .filter(|s| !s.contains(['/', '?', '#']));
+    let scheme = lower.split_once(':').map(|(scheme, _)| scheme).filter(|s| !s.contains(['/', '?', '#']));
     match scheme {
         None | Some("http" | "https" | "mailto") => url,
         Some(_) => CowStr::Borrowed("#"),
@@ -58,10 +36,7 @@ mod tests {
 
     #[test]
     fn renders_markdown() {
-        assert_eq!(
-            to_safe_html("**hi** `x`"),
-            "<p><strong>hi</strong> <code>x</code></p>\n"
-        );
+        assert_eq!(to_safe_html("**hi** `x`"), "<p><strong>hi</strong> <code>x</code></p>\n");
     }
 
     #[test]

@@ -14,10 +14,7 @@ pub struct SiteInfo {
 #[server]
 pub async fn load_site_info() -> Result<SiteInfo, ServerFnError> {
     let state = crate::state::app_state()?;
-    Ok(SiteInfo {
-        demo: state.demo,
-        user: crate::auth::current_user(&state).await,
-    })
+    Ok(SiteInfo { demo: state.demo, user: crate::auth::current_user(&state).await })
 }
 
 /// A workshop as the home page lists it.

@@ -30,7 +30,6 @@ impl FromRef<AppState> for LeptosOptions {
 
 /// The state, as server functions see it (provided as Leptos context by the server).
 pub fn app_state() -> Result<AppState, leptos::prelude::ServerFnErrorErr> {
-    leptos::prelude::use_context::<AppState>().ok_or_else(|| {
-        leptos::prelude::ServerFnErrorErr::ServerError("application state missing".into())
-    })
+    leptos::prelude::use_context::<AppState>()
+        .ok_or_else(|| leptos::prelude::ServerFnErrorErr::ServerError("application state missing".into()))
 }

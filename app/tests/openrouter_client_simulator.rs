@@ -11,8 +11,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use app::openrouter::{
-    CreateGuardrail, CreateKey, OpenRouterClient, OpenRouterError, ResetInterval, UpdateGuardrail,
-    UpdateKey,
+    CreateGuardrail, CreateKey, OpenRouterClient, OpenRouterError, ResetInterval, UpdateGuardrail, UpdateKey,
 };
 use support::openrouter::{raw, raw_with_auth, spawn, MGMT_KEY};
 
@@ -28,11 +27,7 @@ fn guardrail(name: &str) -> CreateGuardrail {
 }
 
 fn key(name: &str) -> CreateKey {
-    CreateKey {
-        name: name.into(),
-        limit: Some(1.0),
-        ..Default::default()
-    }
+    CreateKey { name: name.into(), limit: Some(1.0), ..Default::default() }
 }
 
 fn status_of<T: std::fmt::Debug>(r: Result<T, OpenRouterError>) -> u16 {
@@ -47,38 +42,21 @@ async fn guardrail_create_find_and_page() {
     let (sim, client) = spawn().await;
 
     // Raw once, to see the 201 itself.
-    let (status, body) = raw(
-        &sim.base_url,
-        Method::POST,
-        "/guardrails",
-        Some(json!({"name": "g-a"})),
-    )
-    .await;
+    let (status, body) = raw(&sim.base_url, Method::POST, "/guardrails", Some(json!({"name": "g-a"}))).await;
     assert_eq!(status, 201, "{body}");
 
     let b = client.create_guardrail(&guardrail("g-b")).await.unwrap();
     assert_eq!(b.name, "g-b");
     assert_eq!(b.limit_usd, Some(10.0));
     assert_eq!(b.reset_interval, Some(ResetInterval::Daily));
-    assert_eq!(
-        b.allowed_models.as_deref(),
-        Some(&["openai/gpt-4o-mini".to_string()][..])
-    );
+    assert_eq!(b.allowed_models.as_deref(), Some(&["openai/gpt-4o-mini".to_string()][..]));
     assert_eq!(b.id.len(), 36);
     client.create_guardrail(&guardrail("g-c")).await.unwrap();
 
-    let found = client
-        .find_guardrail_by_name("g-b")
-        .await
-        .unwrap()
-        .expect("found");
+    let found = client.find_guardrail_by_name("g-b").await.unwrap().expect("found");
     assert_eq!(found, b);
     assert_eq!(client.get_guardrail(&b.id).await.unwrap(), b);
-    assert!(client
-        .find_guardrail_by_name("missing")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(client.find_guardrail_by_name("missing").await.unwrap().is_none());
 
     let page = client.list_guardrails(1, 1).await.unwrap();
     assert_eq!(page.total_count, 3);
@@ -98,25 +76,11 @@ async fn guardrail_create_find_and_page() {
 async fn find_guardrail_by_name_pages_past_the_first_page() {
     let (_sim, client) = spawn().await;
     for i in 0..105 {
-        client
-            .create_guardrail(&CreateGuardrail {
-                name: format!("g{i}"),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        client.create_guardrail(&CreateGuardrail { name: format!("g{i}"), ..Default::default() }).await.unwrap();
     }
-    let g = client
-        .find_guardrail_by_name("g103")
-        .await
-        .unwrap()
-        .expect("on page 2");
+    let g = client.find_guardrail_by_name("g103").await.unwrap().expect("on page 2");
     assert_eq!(g.name, "g103");
-    assert!(client
-        .find_guardrail_by_name("g105")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(client.find_guardrail_by_name("g105").await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -136,38 +100,21 @@ async fn create_key_round_trips_limit_and_utc_expiry() {
 
     let secret = created.key.strip_prefix("sk-or-v1-").expect("prefix");
     assert_eq!(secret.len(), 64);
-    assert!(secret
-        .chars()
-        .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)));
-    assert_eq!(
-        created.data.hash,
-        hex::encode(Sha256::digest(created.key.as_bytes()))
-    );
+    assert!(secret.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)));
+    assert_eq!(created.data.hash, hex::encode(Sha256::digest(created.key.as_bytes())));
     assert_eq!(created.data.limit, Some(2.5));
     assert_eq!(created.data.limit_remaining, Some(2.5));
     assert_eq!(created.data.usage, 0.0);
     assert_eq!(created.data.expires_at, Some(expires));
     assert_eq!(created.data.limit_reset, Some(ResetInterval::Monthly));
     assert!(created.data.label.starts_with("sk-or-v1-") && created.data.label.contains("..."));
-    assert!(
-        !created.data.label.contains(secret),
-        "label must not reveal the key"
-    );
-    assert!(
-        !format!("{created:?}").contains(secret),
-        "Debug must redact the key"
-    );
+    assert!(!created.data.label.contains(secret), "label must not reveal the key");
+    assert!(!format!("{created:?}").contains(secret), "Debug must redact the key");
 
     let fetched = client.get_key(&created.data.hash).await.unwrap();
     assert_eq!(fetched, created.data);
     // On the wire the expiry is UTC with a Z suffix.
-    let (_, body) = raw(
-        &sim.base_url,
-        Method::GET,
-        &format!("/keys/{}", created.data.hash),
-        None,
-    )
-    .await;
+    let (_, body) = raw(&sim.base_url, Method::GET, &format!("/keys/{}", created.data.hash), None).await;
     assert_eq!(body["data"]["expires_at"], "2027-12-31T23:59:59Z");
 
     let listed = client.list_keys(0, false).await.unwrap();
@@ -180,24 +127,14 @@ async fn create_key_round_trips_limit_and_utc_expiry() {
 async fn create_key_ignores_guardrail_ids_in_body() {
     let (sim, client) = spawn().await;
     let g = client.create_guardrail(&guardrail("ws")).await.unwrap();
-    let (status, body) = raw(
-        &sim.base_url,
-        Method::POST,
-        "/keys",
-        Some(json!({"name": "k", "limit": 1, "guardrail_ids": [g.id]})),
-    )
-    .await;
+    let (status, body) =
+        raw(&sim.base_url, Method::POST, "/keys", Some(json!({"name": "k", "limit": 1, "guardrail_ids": [g.id]})))
+            .await;
     assert_eq!(status, 201, "{body}");
     let keys = sim.simulator.keys();
     assert_eq!(keys.len(), 1);
-    assert_eq!(
-        keys[0].guardrail_id, None,
-        "POST /keys must not bind guardrails"
-    );
-    let assignments = client
-        .list_guardrail_key_assignments(&g.id, 0, 100)
-        .await
-        .unwrap();
+    assert_eq!(keys[0].guardrail_id, None, "POST /keys must not bind guardrails");
+    let assignments = client.list_guardrail_key_assignments(&g.id, 0, 100).await.unwrap();
     assert_eq!(assignments.total_count, 0);
 }
 
@@ -209,81 +146,31 @@ async fn assign_and_unassign_keys() {
     let k = client.create_key(&key("k")).await.unwrap();
     let hashes = vec![k.data.hash.clone()];
 
-    assert_eq!(
-        client
-            .assign_keys_to_guardrail(&g1.id, &hashes)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        sim.simulator.keys()[0].guardrail_id.as_deref(),
-        Some(g1.id.as_str())
-    );
-    let page = client
-        .list_guardrail_key_assignments(&g1.id, 0, 50)
-        .await
-        .unwrap();
+    assert_eq!(client.assign_keys_to_guardrail(&g1.id, &hashes).await.unwrap(), 1);
+    assert_eq!(sim.simulator.keys()[0].guardrail_id.as_deref(), Some(g1.id.as_str()));
+    let page = client.list_guardrail_key_assignments(&g1.id, 0, 50).await.unwrap();
     assert_eq!(page.total_count, 1);
     assert_eq!(page.data[0].key_hash, k.data.hash);
     assert_eq!(page.data[0].guardrail_id, g1.id);
     assert_eq!(page.data[0].key_name, "k");
     // Idempotent: assigning again still reports the key as assigned.
-    assert_eq!(
-        client
-            .assign_keys_to_guardrail(&g1.id, &hashes)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(client.assign_keys_to_guardrail(&g1.id, &hashes).await.unwrap(), 1);
 
     // At most one guardrail per key: assigning elsewhere moves it.
-    assert_eq!(
-        client
-            .assign_keys_to_guardrail(&g2.id, &hashes)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        sim.simulator.keys()[0].guardrail_id.as_deref(),
-        Some(g2.id.as_str())
-    );
-    assert_eq!(
-        client
-            .list_guardrail_key_assignments(&g1.id, 0, 50)
-            .await
-            .unwrap()
-            .total_count,
-        0
-    );
-    assert_eq!(
-        client
-            .list_key_assignments(0, 50)
-            .await
-            .unwrap()
-            .total_count,
-        1
-    );
+    assert_eq!(client.assign_keys_to_guardrail(&g2.id, &hashes).await.unwrap(), 1);
+    assert_eq!(sim.simulator.keys()[0].guardrail_id.as_deref(), Some(g2.id.as_str()));
+    assert_eq!(client.list_guardrail_key_assignments(&g1.id, 0, 50).await.unwrap().total_count, 0);
+    assert_eq!(client.list_key_assignments(0, 50).await.unwrap().total_count, 1);
 
     // Unknown guardrail: 404 (spec lists 404 for this operation).
     let unknown = "00000000-0000-4000-8000-000000000000";
-    assert_eq!(
-        status_of(client.assign_keys_to_guardrail(unknown, &hashes).await),
-        404
-    );
+    assert_eq!(status_of(client.assign_keys_to_guardrail(unknown, &hashes).await), 404);
     // Unknown key hash: the simulator's documented choice is 200 with the hash skipped and not
     // counted, so callers detect it by comparing assigned_count with the number requested.
-    let n = client
-        .assign_keys_to_guardrail(&g1.id, &["0".repeat(64)])
-        .await
-        .unwrap();
+    let n = client.assign_keys_to_guardrail(&g1.id, &["0".repeat(64)]).await.unwrap();
     assert_eq!(n, 0);
     // Empty list violates minItems: 1.
-    assert_eq!(
-        status_of(client.assign_keys_to_guardrail(&g1.id, &[]).await),
-        400
-    );
+    assert_eq!(status_of(client.assign_keys_to_guardrail(&g1.id, &[]).await), 400);
 
     assert_eq!(client.unassign_keys(&g1.id, &hashes).await.unwrap(), 0);
     assert_eq!(client.unassign_keys(&g2.id, &hashes).await.unwrap(), 1);
@@ -317,11 +204,7 @@ async fn injected_500_creates_nothing_and_429_has_retry_after() {
     let err = client.create_key(&key("k")).await.unwrap_err();
     assert_eq!(err.status(), Some(500));
     assert!(err.is_retryable());
-    assert_eq!(
-        sim.simulator.key_count(),
-        0,
-        "a failed create must not create a key"
-    );
+    assert_eq!(sim.simulator.key_count(), 0, "a failed create must not create a key");
     // The rule is used up: the next call goes through.
     client.create_key(&key("k")).await.unwrap();
     assert_eq!(sim.simulator.key_count(), 1);
@@ -329,11 +212,7 @@ async fn injected_500_creates_nothing_and_429_has_retry_after() {
     sim.simulator.fail_next("/guardrails", 429, 2);
     for _ in 0..2 {
         match client.list_guardrails(0, 10).await.unwrap_err() {
-            OpenRouterError::Api {
-                status: 429,
-                retry_after,
-                message,
-            } => {
+            OpenRouterError::Api { status: 429, retry_after, message } => {
                 assert_eq!(retry_after, Some(Duration::from_secs(1)));
                 assert_eq!(message, "Rate limit exceeded");
             }
@@ -350,10 +229,7 @@ async fn injected_500_creates_nothing_and_429_has_retry_after() {
     // "/keys" also matches the assignment paths; a plain 503 has no Retry-After.
     let g = client.create_guardrail(&guardrail("g")).await.unwrap();
     sim.simulator.fail_next("/keys", 503, 1);
-    let err = client
-        .assign_keys_to_guardrail(&g.id, &["h".into()])
-        .await
-        .unwrap_err();
+    let err = client.assign_keys_to_guardrail(&g.id, &["h".into()]).await.unwrap_err();
     assert_eq!((err.status(), err.retry_after()), (Some(503), None));
 }
 
@@ -364,17 +240,11 @@ async fn invalid_bodies_are_400_with_envelope() {
         ("/keys", json!({"limit": 1})),
         ("/keys", json!({"name": ""})),
         ("/keys", json!({"name": "k", "limit": -1})),
-        (
-            "/keys",
-            json!({"name": "k", "expires_at": "2027-12-31T23:59:59+02:00"}),
-        ),
+        ("/keys", json!({"name": "k", "expires_at": "2027-12-31T23:59:59+02:00"})),
         ("/keys", json!({"name": "k", "expires_at": "tomorrow"})),
         ("/keys", json!({"name": "k", "limit_reset": "yearly"})),
         ("/guardrails", json!({"limit_usd": 1})),
-        (
-            "/guardrails",
-            json!({"name": "g", "reset_interval": "hourly"}),
-        ),
+        ("/guardrails", json!({"name": "g", "reset_interval": "hourly"})),
         ("/guardrails", json!({"name": "g", "limit_usd": -5})),
         ("/guardrails", json!({"name": "g", "allowed_models": []})),
     ];
@@ -382,9 +252,7 @@ async fn invalid_bodies_are_400_with_envelope() {
         let (status, resp) = raw(&sim.base_url, Method::POST, path, Some(body.clone())).await;
         assert_eq!(status, 400, "{path} {body} -> {resp}");
         assert_eq!(resp["error"]["code"], 400);
-        assert!(resp["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()));
+        assert!(resp["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     // `+00:00` is UTC and accepted.
     let (status, resp) = raw(
@@ -406,27 +274,11 @@ async fn update_and_delete_keys_and_guardrails() {
     let hash = k.data.hash.clone();
     sim.simulator.set_key_usage(&hash, 0.25);
 
-    let u = client
-        .update_key(
-            &hash,
-            &UpdateKey {
-                limit: Some(Some(3.0)),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let u = client.update_key(&hash, &UpdateKey { limit: Some(Some(3.0)), ..Default::default() }).await.unwrap();
     assert_eq!((u.limit, u.limit_remaining), (Some(3.0), Some(2.75)));
     assert!(u.updated_at.is_some());
     let u = client
-        .update_key(
-            &hash,
-            &UpdateKey {
-                limit: Some(None),
-                disabled: Some(true),
-                ..Default::default()
-            },
-        )
+        .update_key(&hash, &UpdateKey { limit: Some(None), disabled: Some(true), ..Default::default() })
         .await
         .unwrap();
     assert_eq!((u.limit, u.limit_remaining, u.disabled), (None, None, true));
@@ -434,37 +286,20 @@ async fn update_and_delete_keys_and_guardrails() {
     assert_eq!(client.list_keys(0, true).await.unwrap().len(), 1);
 
     let g = client.create_guardrail(&guardrail("g")).await.unwrap();
-    client
-        .assign_keys_to_guardrail(&g.id, std::slice::from_ref(&hash))
-        .await
-        .unwrap();
+    client.assign_keys_to_guardrail(&g.id, std::slice::from_ref(&hash)).await.unwrap();
     let g2 = client
         .update_guardrail(
             &g.id,
-            &UpdateGuardrail {
-                limit_usd: Some(Some(20.0)),
-                allowed_models: Some(None),
-                ..Default::default()
-            },
+            &UpdateGuardrail { limit_usd: Some(Some(20.0)), allowed_models: Some(None), ..Default::default() },
         )
         .await
         .unwrap();
-    assert_eq!(
-        (g2.limit_usd, g2.allowed_models.clone()),
-        (Some(20.0), None)
-    );
-    assert_eq!(
-        g2.description, g.description,
-        "absent fields stay unchanged"
-    );
+    assert_eq!((g2.limit_usd, g2.allowed_models.clone()), (Some(20.0), None));
+    assert_eq!(g2.description, g.description, "absent fields stay unchanged");
 
     client.delete_guardrail(&g.id).await.unwrap();
     assert_eq!(status_of(client.get_guardrail(&g.id).await), 404);
-    assert_eq!(
-        sim.simulator.keys()[0].guardrail_id,
-        None,
-        "assignments go with the guardrail"
-    );
+    assert_eq!(sim.simulator.keys()[0].guardrail_id, None, "assignments go with the guardrail");
     assert_eq!(status_of(client.delete_guardrail(&g.id).await), 404);
 
     client.delete_key(&hash).await.unwrap();
@@ -480,10 +315,7 @@ async fn list_keys_pages_by_offset() {
         client.create_key(&key(&format!("k{i}"))).await.unwrap();
     }
     let page = client.list_keys(1, false).await.unwrap();
-    assert_eq!(
-        page.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(),
-        ["k1", "k2"]
-    );
+    assert_eq!(page.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["k1", "k2"]);
     assert!(client.list_keys(3, false).await.unwrap().is_empty());
 }
 
@@ -491,27 +323,17 @@ async fn list_keys_pages_by_offset() {
 async fn timeouts_and_refused_connections_are_transport_errors() {
     let (sim, _) = spawn().await;
     sim.simulator.set_latency(Duration::from_millis(500));
-    let client = OpenRouterClient::new(sim.base_url.clone(), MGMT_KEY)
-        .with_timeout(Duration::from_millis(100));
+    let client = OpenRouterClient::new(sim.base_url.clone(), MGMT_KEY).with_timeout(Duration::from_millis(100));
     let err = client.list_guardrails(7, 9).await.unwrap_err();
-    let OpenRouterError::Transport(msg) = &err else {
-        panic!("expected transport, got {err:?}")
-    };
+    let OpenRouterError::Transport(msg) = &err else { panic!("expected transport, got {err:?}") };
     assert!(err.is_retryable());
     assert!(msg.contains("timed out"), "{msg}");
-    assert!(
-        !msg.contains("offset") && !msg.contains("127.0.0.1"),
-        "{msg}"
-    );
+    assert!(!msg.contains("offset") && !msg.contains("127.0.0.1"), "{msg}");
     assert!(!format!("{err:?}").contains(MGMT_KEY));
     sim.simulator.set_latency(Duration::ZERO);
 
     // A port nobody listens on (bound, then released).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let client = OpenRouterClient::new(format!("http://127.0.0.1:{port}/api/v1"), MGMT_KEY);
     let err = client.get_key("abc").await.unwrap_err();
     assert!(matches!(err, OpenRouterError::Transport(_)), "{err:?}");
@@ -523,9 +345,6 @@ async fn path_segments_are_escaped() {
     let (sim, client) = spawn().await;
     // Would hit /keys (list) if the slash were not encoded.
     assert_eq!(status_of(client.get_key("../keys").await), 404);
-    assert_eq!(
-        status_of(client.get_guardrail("x/assignments/keys").await),
-        404
-    );
+    assert_eq!(status_of(client.get_guardrail("x/assignments/keys").await), 404);
     assert!(sim.simulator.request_count() >= 2);
 }

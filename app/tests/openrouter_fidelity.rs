@@ -33,8 +33,7 @@ fn spec_path() -> PathBuf {
 
 fn spec() -> Value {
     let path = spec_path();
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_yaml::from_str(&text).expect("spec is valid YAML")
 }
 
@@ -57,29 +56,20 @@ fn operation<'a>(spec: &'a Value, path: &str, method: &str) -> &'a Value {
 }
 
 fn response_validator(spec: &Value, path: &str, method: &str, status: u16) -> Validator {
-    let schema = &operation(spec, path, method)["responses"][status.to_string()]["content"]
-        ["application/json"]["schema"];
-    assert!(
-        schema.is_object(),
-        "spec has no {status} response for {method} {path}"
-    );
+    let schema =
+        &operation(spec, path, method)["responses"][status.to_string()]["content"]["application/json"]["schema"];
+    assert!(schema.is_object(), "spec has no {status} response for {method} {path}");
     compile(spec, schema)
 }
 
 fn request_validator(spec: &Value, path: &str, method: &str) -> Validator {
-    let schema =
-        &operation(spec, path, method)["requestBody"]["content"]["application/json"]["schema"];
-    assert!(
-        schema.is_object(),
-        "spec has no request body for {method} {path}"
-    );
+    let schema = &operation(spec, path, method)["requestBody"]["content"]["application/json"]["schema"];
+    assert!(schema.is_object(), "spec has no request body for {method} {path}");
     compile(spec, schema)
 }
 
 fn errors(v: &Validator, instance: &Value) -> Vec<String> {
-    v.iter_errors(instance)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect()
+    v.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect()
 }
 
 #[test]
@@ -103,15 +93,9 @@ fn validators_reject_missing_required_fields() {
     let v = response_validator(&spec, "/guardrails", "post", 201);
     let g = json!({"data": {"id": "550e8400-e29b-41d4-a716-446655440000", "name": "g",
         "include_byok_in_budgets": false, "created_at": "x"}});
-    assert!(
-        !v.is_valid(&g),
-        "missing workspace_id (through $ref + allOf) must be rejected"
-    );
+    assert!(!v.is_valid(&g), "missing workspace_id (through $ref + allOf) must be rejected");
     let v = response_validator(&spec, "/guardrails", "get", 401);
-    assert!(
-        !v.is_valid(&json!({"error": {"code": 401}})),
-        "error.message is required"
-    );
+    assert!(!v.is_valid(&json!({"error": {"code": 401}})), "error.message is required");
 }
 
 /// One simulator exchange and the spec status it must produce.
@@ -124,21 +108,8 @@ struct Case {
     status: u16,
 }
 
-fn case(
-    method: Method,
-    spec_path: &'static str,
-    path: String,
-    body: Option<Value>,
-    status: u16,
-) -> Case {
-    Case {
-        method,
-        spec_path,
-        path,
-        body,
-        auth: true,
-        status,
-    }
+fn case(method: Method, spec_path: &'static str, path: String, body: Option<Value>, status: u16) -> Case {
+    Case { method, spec_path, path, body, auth: true, status }
 }
 
 #[tokio::test]
@@ -169,24 +140,10 @@ async fn simulator_responses_match_spec_schemas() {
         })
         .await
         .unwrap();
-    client
-        .assign_keys_to_guardrail(&g.id, std::slice::from_ref(&k.data.hash))
-        .await
-        .unwrap();
-    let victim_key = client
-        .create_key(&CreateKey {
-            name: "victim".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let victim_g = client
-        .create_guardrail(&CreateGuardrail {
-            name: "victim".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    client.assign_keys_to_guardrail(&g.id, std::slice::from_ref(&k.data.hash)).await.unwrap();
+    let victim_key = client.create_key(&CreateKey { name: "victim".into(), ..Default::default() }).await.unwrap();
+    let victim_g =
+        client.create_guardrail(&CreateGuardrail { name: "victim".into(), ..Default::default() }).await.unwrap();
 
     let (gid, hash) = (g.id.clone(), k.data.hash.clone());
     let missing_g = "00000000-0000-4000-8000-000000000000";
@@ -195,13 +152,7 @@ async fn simulator_responses_match_spec_schemas() {
     let mut cases = vec![
         // keys
         case(M::GET, "/keys", "/keys".into(), None, 200),
-        case(
-            M::GET,
-            "/keys",
-            "/keys?include_disabled=true&offset=0".into(),
-            None,
-            200,
-        ),
+        case(M::GET, "/keys", "/keys?include_disabled=true&offset=0".into(), None, 200),
         case(
             M::POST,
             "/keys",
@@ -210,110 +161,30 @@ async fn simulator_responses_match_spec_schemas() {
                          "include_byok_in_limit": true, "expires_at": "2031-01-01T00:00:00Z"})),
             201,
         ),
-        case(
-            M::POST,
-            "/keys",
-            "/keys".into(),
-            Some(json!({"name": "n"})),
-            201,
-        ),
-        case(
-            M::POST,
-            "/keys",
-            "/keys".into(),
-            Some(json!({"limit": 2})),
-            400,
-        ),
+        case(M::POST, "/keys", "/keys".into(), Some(json!({"name": "n"})), 201),
+        case(M::POST, "/keys", "/keys".into(), Some(json!({"limit": 2})), 400),
         case(M::GET, "/keys/{hash}", format!("/keys/{hash}"), None, 200),
-        case(
-            M::GET,
-            "/keys/{hash}",
-            format!("/keys/{missing_k}"),
-            None,
-            404,
-        ),
-        case(
-            M::PATCH,
-            "/keys/{hash}",
-            format!("/keys/{hash}"),
-            Some(json!({"limit": 4, "name": "m"})),
-            200,
-        ),
-        case(
-            M::PATCH,
-            "/keys/{hash}",
-            format!("/keys/{hash}"),
-            Some(json!({"limit": -4})),
-            400,
-        ),
-        case(
-            M::PATCH,
-            "/keys/{hash}",
-            format!("/keys/{missing_k}"),
-            Some(json!({"disabled": true})),
-            404,
-        ),
-        case(
-            M::DELETE,
-            "/keys/{hash}",
-            format!("/keys/{}", victim_key.data.hash),
-            None,
-            200,
-        ),
-        case(
-            M::DELETE,
-            "/keys/{hash}",
-            format!("/keys/{missing_k}"),
-            None,
-            404,
-        ),
+        case(M::GET, "/keys/{hash}", format!("/keys/{missing_k}"), None, 404),
+        case(M::PATCH, "/keys/{hash}", format!("/keys/{hash}"), Some(json!({"limit": 4, "name": "m"})), 200),
+        case(M::PATCH, "/keys/{hash}", format!("/keys/{hash}"), Some(json!({"limit": -4})), 400),
+        case(M::PATCH, "/keys/{hash}", format!("/keys/{missing_k}"), Some(json!({"disabled": true})), 404),
+        case(M::DELETE, "/keys/{hash}", format!("/keys/{}", victim_key.data.hash), None, 200),
+        case(M::DELETE, "/keys/{hash}", format!("/keys/{missing_k}"), None, 404),
         // guardrails
         case(M::GET, "/guardrails", "/guardrails".into(), None, 200),
-        case(
-            M::GET,
-            "/guardrails",
-            "/guardrails?offset=1&limit=1".into(),
-            None,
-            200,
-        ),
-        case(
-            M::GET,
-            "/guardrails",
-            "/guardrails?limit=0".into(),
-            None,
-            400,
-        ),
+        case(M::GET, "/guardrails", "/guardrails?offset=1&limit=1".into(), None, 200),
+        case(M::GET, "/guardrails", "/guardrails?limit=0".into(), None, 400),
         case(
             M::POST,
             "/guardrails",
             "/guardrails".into(),
-            Some(
-                json!({"name": "x", "limit_usd": 3, "reset_interval": "monthly",
-                         "allowed_models": ["a/b"], "description": "y"}),
-            ),
+            Some(json!({"name": "x", "limit_usd": 3, "reset_interval": "monthly",
+                         "allowed_models": ["a/b"], "description": "y"})),
             201,
         ),
-        case(
-            M::POST,
-            "/guardrails",
-            "/guardrails".into(),
-            Some(json!({"reset_interval": "hourly"})),
-            400,
-        ),
-        case(
-            M::GET,
-            "/guardrails/{id}",
-            format!("/guardrails/{gid}"),
-            None,
-            200,
-        ),
-        case(
-            M::GET,
-            "/guardrails/{id}",
-            format!("/guardrails/{missing_g}"),
-            None,
-            404,
-        ),
+        case(M::POST, "/guardrails", "/guardrails".into(), Some(json!({"reset_interval": "hourly"})), 400),
+        case(M::GET, "/guardrails/{id}", format!("/guardrails/{gid}"), None, 200),
+        case(M::GET, "/guardrails/{id}", format!("/guardrails/{missing_g}"), None, 404),
         case(
             M::PATCH,
             "/guardrails/{id}",
@@ -321,34 +192,10 @@ async fn simulator_responses_match_spec_schemas() {
             Some(json!({"limit_usd": null, "description": "z"})),
             200,
         ),
-        case(
-            M::PATCH,
-            "/guardrails/{id}",
-            format!("/guardrails/{gid}"),
-            Some(json!({"name": ""})),
-            400,
-        ),
-        case(
-            M::PATCH,
-            "/guardrails/{id}",
-            format!("/guardrails/{missing_g}"),
-            Some(json!({})),
-            404,
-        ),
-        case(
-            M::DELETE,
-            "/guardrails/{id}",
-            format!("/guardrails/{}", victim_g.id),
-            None,
-            200,
-        ),
-        case(
-            M::DELETE,
-            "/guardrails/{id}",
-            format!("/guardrails/{missing_g}"),
-            None,
-            404,
-        ),
+        case(M::PATCH, "/guardrails/{id}", format!("/guardrails/{gid}"), Some(json!({"name": ""})), 400),
+        case(M::PATCH, "/guardrails/{id}", format!("/guardrails/{missing_g}"), Some(json!({})), 404),
+        case(M::DELETE, "/guardrails/{id}", format!("/guardrails/{}", victim_g.id), None, 200),
+        case(M::DELETE, "/guardrails/{id}", format!("/guardrails/{missing_g}"), None, 404),
         // assignments
         case(
             M::POST,
@@ -371,13 +218,7 @@ async fn simulator_responses_match_spec_schemas() {
             Some(json!({"key_hashes": [hash]})),
             404,
         ),
-        case(
-            M::GET,
-            "/guardrails/{id}/assignments/keys",
-            format!("/guardrails/{gid}/assignments/keys"),
-            None,
-            200,
-        ),
+        case(M::GET, "/guardrails/{id}/assignments/keys", format!("/guardrails/{gid}/assignments/keys"), None, 200),
         case(
             M::GET,
             "/guardrails/{id}/assignments/keys",
@@ -385,13 +226,7 @@ async fn simulator_responses_match_spec_schemas() {
             None,
             404,
         ),
-        case(
-            M::GET,
-            "/guardrails/assignments/keys",
-            "/guardrails/assignments/keys?limit=10".into(),
-            None,
-            200,
-        ),
+        case(M::GET, "/guardrails/assignments/keys", "/guardrails/assignments/keys?limit=10".into(), None, 200),
         case(
             M::POST,
             "/guardrails/{id}/assignments/keys/remove",
@@ -426,53 +261,24 @@ async fn simulator_responses_match_spec_schemas() {
         (M::GET, "/guardrails/{id}", format!("/guardrails/{gid}")),
         (M::PATCH, "/guardrails/{id}", format!("/guardrails/{gid}")),
         (M::DELETE, "/guardrails/{id}", format!("/guardrails/{gid}")),
-        (
-            M::GET,
-            "/guardrails/{id}/assignments/keys",
-            format!("/guardrails/{gid}/assignments/keys"),
-        ),
-        (
-            M::POST,
-            "/guardrails/{id}/assignments/keys",
-            format!("/guardrails/{gid}/assignments/keys"),
-        ),
-        (
-            M::POST,
-            "/guardrails/{id}/assignments/keys/remove",
-            format!("/guardrails/{gid}/assignments/keys/remove"),
-        ),
-        (
-            M::GET,
-            "/guardrails/assignments/keys",
-            "/guardrails/assignments/keys".into(),
-        ),
+        (M::GET, "/guardrails/{id}/assignments/keys", format!("/guardrails/{gid}/assignments/keys")),
+        (M::POST, "/guardrails/{id}/assignments/keys", format!("/guardrails/{gid}/assignments/keys")),
+        (M::POST, "/guardrails/{id}/assignments/keys/remove", format!("/guardrails/{gid}/assignments/keys/remove")),
+        (M::GET, "/guardrails/assignments/keys", "/guardrails/assignments/keys".into()),
     ] {
-        cases.push(Case {
-            method,
-            spec_path,
-            path,
-            body: Some(json!({"name": "n"})),
-            auth: false,
-            status: 401,
-        });
+        cases.push(Case { method, spec_path, path, body: Some(json!({"name": "n"})), auth: false, status: 401 });
     }
 
     let mut failures = Vec::new();
     for c in &cases {
         let bearer = c.auth.then_some(support::openrouter::MGMT_KEY);
-        let (status, body) =
-            raw_with_auth(&base, c.method.clone(), &c.path, c.body.clone(), bearer).await;
+        let (status, body) = raw_with_auth(&base, c.method.clone(), &c.path, c.body.clone(), bearer).await;
         let what = format!("{} {} -> {status}", c.method, c.path);
         if status != c.status {
             failures.push(format!("{what}: expected status {} ({body})", c.status));
             continue;
         }
-        let v = response_validator(
-            &spec,
-            c.spec_path,
-            &c.method.as_str().to_lowercase(),
-            status,
-        );
+        let v = response_validator(&spec, c.spec_path, &c.method.as_str().to_lowercase(), status);
         // Every response schema in this spec has required fields, so `{}` must fail; this keeps
         // a vacuous schema from passing unnoticed.
         assert!(!v.is_valid(&json!({})), "{what}: schema accepts {{}}");
@@ -483,10 +289,9 @@ async fn simulator_responses_match_spec_schemas() {
     }
 
     // Injected 429 and 500 answers follow the spec's error schemas too.
-    for (status, spec_path, method, path) in [
-        (429, "/keys", M::POST, "/keys"),
-        (500, "/guardrails", M::GET, "/guardrails"),
-    ] {
+    for (status, spec_path, method, path) in
+        [(429, "/keys", M::POST, "/keys"), (500, "/guardrails", M::GET, "/guardrails")]
+    {
         sim.simulator.fail_next(path, status, 1);
         let (got, body) = raw(&base, method.clone(), path, Some(json!({"name": "n"}))).await;
         assert_eq!(got, status);
@@ -497,11 +302,7 @@ async fn simulator_responses_match_spec_schemas() {
         }
     }
 
-    assert!(
-        failures.is_empty(),
-        "spec violations:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "spec violations:\n{}", failures.join("\n"));
 }
 
 #[test]
@@ -542,45 +343,15 @@ fn client_request_bodies_match_spec_schemas() {
         allowed_models: Some(None),
         ..Default::default()
     };
-    let hashes = KeyHashes {
-        key_hashes: vec!["abc".into()],
-    };
+    let hashes = KeyHashes { key_hashes: vec!["abc".into()] };
     let checks = [
         ("/keys", "post", serde_json::to_value(&full_key).unwrap()),
-        (
-            "/keys",
-            "post",
-            serde_json::to_value(CreateKey {
-                name: "k".into(),
-                ..Default::default()
-            })
-            .unwrap(),
-        ),
-        (
-            "/keys/{hash}",
-            "patch",
-            serde_json::to_value(&update_key).unwrap(),
-        ),
-        (
-            "/guardrails",
-            "post",
-            serde_json::to_value(&full_guardrail).unwrap(),
-        ),
-        (
-            "/guardrails/{id}",
-            "patch",
-            serde_json::to_value(&update_guardrail).unwrap(),
-        ),
-        (
-            "/guardrails/{id}/assignments/keys",
-            "post",
-            serde_json::to_value(&hashes).unwrap(),
-        ),
-        (
-            "/guardrails/{id}/assignments/keys/remove",
-            "post",
-            serde_json::to_value(&hashes).unwrap(),
-        ),
+        ("/keys", "post", serde_json::to_value(CreateKey { name: "k".into(), ..Default::default() }).unwrap()),
+        ("/keys/{hash}", "patch", serde_json::to_value(&update_key).unwrap()),
+        ("/guardrails", "post", serde_json::to_value(&full_guardrail).unwrap()),
+        ("/guardrails/{id}", "patch", serde_json::to_value(&update_guardrail).unwrap()),
+        ("/guardrails/{id}/assignments/keys", "post", serde_json::to_value(&hashes).unwrap()),
+        ("/guardrails/{id}/assignments/keys/remove", "post", serde_json::to_value(&hashes).unwrap()),
     ];
     for (path, method, body) in checks {
         let v = request_validator(&spec, path, method);

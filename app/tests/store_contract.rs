@@ -56,220 +56,125 @@ macro_rules! contract {
     };
 }
 
-contract!(
-    attendee_upsert_keeps_first_seen,
-    |store: Arc<dyn Store>| async move {
-        let p = profile("ada");
-        let t0 = Utc::now() - Duration::hours(1);
-        let first = store.upsert_attendee(&p, t0).await.unwrap();
-        assert_eq!(first.profile, p);
-        assert!(!first.marketing_opted_in);
+contract!(attendee_upsert_keeps_first_seen, |store: Arc<dyn Store>| async move {
+    let p = profile("ada");
+    let t0 = Utc::now() - Duration::hours(1);
+    let first = store.upsert_attendee(&p, t0).await.unwrap();
+    assert_eq!(first.profile, p);
+    assert!(!first.marketing_opted_in);
 
-        let renamed = AttendeeProfile {
-            display_name: "Ada L.".into(),
-            ..p.clone()
-        };
-        let t1 = Utc::now();
-        let second = store.upsert_attendee(&renamed, t1).await.unwrap();
-        assert_eq!(second.profile.display_name, "Ada L.");
-        assert_eq!(
-            second.first_seen_at.timestamp_millis(),
-            t0.timestamp_millis()
-        );
-        assert_eq!(
-            second.last_seen_at.timestamp_millis(),
-            t1.timestamp_millis()
-        );
-        assert_eq!(store.attendee(&p.user_id).await.unwrap().unwrap(), second);
-        assert!(store.attendee("nobody").await.unwrap().is_none());
-    }
-);
+    let renamed = AttendeeProfile { display_name: "Ada L.".into(), ..p.clone() };
+    let t1 = Utc::now();
+    let second = store.upsert_attendee(&renamed, t1).await.unwrap();
+    assert_eq!(second.profile.display_name, "Ada L.");
+    assert_eq!(second.first_seen_at.timestamp_millis(), t0.timestamp_millis());
+    assert_eq!(second.last_seen_at.timestamp_millis(), t1.timestamp_millis());
+    assert_eq!(store.attendee(&p.user_id).await.unwrap().unwrap(), second);
+    assert!(store.attendee("nobody").await.unwrap().is_none());
+});
 
-contract!(marketing_consent_records_time_and_workshop, |store: Arc<
-    dyn Store,
->| async move {
+contract!(marketing_consent_records_time_and_workshop, |store: Arc<dyn Store>| async move {
     let p = profile("grace");
     store.upsert_attendee(&p, Utc::now()).await.unwrap();
     let at = Utc::now();
-    store
-        .record_marketing_consent(&p.user_id, "demo", at)
-        .await
-        .unwrap();
+    store.record_marketing_consent(&p.user_id, "demo", at).await.unwrap();
     let a = store.attendee(&p.user_id).await.unwrap().unwrap();
     assert!(a.marketing_opted_in);
     assert_eq!(a.marketing_opted_in_workshop.as_deref(), Some("demo"));
-    assert_eq!(
-        a.marketing_opted_in_at.unwrap().timestamp_millis(),
-        at.timestamp_millis()
-    );
+    assert_eq!(a.marketing_opted_in_at.unwrap().timestamp_millis(), at.timestamp_millis());
 });
 
-contract!(
-    reserve_mint_bind_round_trip,
-    |store: Arc<dyn Store>| async move {
-        let p = profile("alan");
+contract!(reserve_mint_bind_round_trip, |store: Arc<dyn Store>| async move {
+    let p = profile("alan");
+    store.upsert_attendee(&p, Utc::now()).await.unwrap();
+    let r = reservation(&p, "demo");
+    let Reservation::Reserved(row) = store.reserve_claim(&r, 10, FRESH).await.unwrap() else { panic!("not reserved") };
+    assert_eq!(row.status, ClaimStatus::Reserved);
+    assert_eq!(row.limit_usd, Decimal::new(250, 2));
+    assert_eq!(store.claimed_count("demo").await.unwrap(), 1);
+
+    // A second request of the same attendee sees the reservation, not a new slot.
+    let again = store.reserve_claim(&r, 10, FRESH).await.unwrap();
+    assert!(matches!(again, Reservation::Existing(ref a) if a.status == ClaimStatus::Reserved), "{again:?}");
+    assert_eq!(store.claimed_count("demo").await.unwrap(), 1);
+
+    store
+        .save_minted_key(&p.user_id, "demo", &MintedKey { hash: "h1".into(), plaintext: "sk-or-v1-abc".into() })
+        .await
+        .unwrap();
+    let minted = store.attendance(&p.user_id, "demo").await.unwrap().unwrap();
+    assert_eq!(minted.status, ClaimStatus::Minted);
+    assert_eq!(minted.or_key_plaintext.as_deref(), Some("sk-or-v1-abc"));
+    assert!(minted.guardrail_attached_at.is_none(), "unbound until assigned");
+
+    store.mark_bound(&p.user_id, "demo", "gr-1", Utc::now()).await.unwrap();
+    let bound = store.attendance(&p.user_id, "demo").await.unwrap().unwrap();
+    assert_eq!(bound.or_guardrail_id.as_deref(), Some("gr-1"));
+    assert!(bound.guardrail_attached_at.is_some());
+    assert!(!format!("{bound:?}").contains("sk-or-v1-abc"), "Debug must not print the key");
+
+    // Releasing a minted row does nothing: only reservations go back to the pool.
+    store.release_claim(&p.user_id, "demo").await.unwrap();
+    assert!(store.attendance(&p.user_id, "demo").await.unwrap().is_some());
+    assert_eq!(store.claimed_count("demo").await.unwrap(), 1);
+});
+
+contract!(release_gives_the_slot_back, |store: Arc<dyn Store>| async move {
+    let (a, b) = (profile("a"), profile("b"));
+    for p in [&a, &b] {
+        store.upsert_attendee(p, Utc::now()).await.unwrap();
+    }
+    assert!(matches!(store.reserve_claim(&reservation(&a, "w"), 1, FRESH).await.unwrap(), Reservation::Reserved(_)));
+    assert_eq!(store.reserve_claim(&reservation(&b, "w"), 1, FRESH).await.unwrap(), Reservation::PoolFull);
+    store.release_claim(&a.user_id, "w").await.unwrap();
+    assert_eq!(store.claimed_count("w").await.unwrap(), 0);
+    assert!(store.attendance(&a.user_id, "w").await.unwrap().is_none());
+    assert!(matches!(store.reserve_claim(&reservation(&b, "w"), 1, FRESH).await.unwrap(), Reservation::Reserved(_)));
+});
+
+contract!(stale_reservation_is_taken_over, |store: Arc<dyn Store>| async move {
+    let p = profile("stale");
+    store.upsert_attendee(&p, Utc::now()).await.unwrap();
+    let old = NewReservation { now: Utc::now() - Duration::minutes(10), ..reservation(&p, "w") };
+    assert!(matches!(store.reserve_claim(&old, 5, FRESH).await.unwrap(), Reservation::Reserved(_)));
+    let now = reservation(&p, "w");
+    let Reservation::Reserved(row) = store.reserve_claim(&now, 5, FRESH).await.unwrap() else {
+        panic!("not taken over")
+    };
+    assert_eq!(row.key_label, old.key_label, "same name, so a lost key can be found again");
+    assert_eq!(store.claimed_count("w").await.unwrap(), 1);
+});
+
+contract!(pool_is_exact_under_concurrency, |store: Arc<dyn Store>| async move {
+    const ATTENDEES: usize = 40;
+    const POOL: u32 = 7;
+    let mut profiles = Vec::new();
+    for i in 0..ATTENDEES {
+        let p = profile(&format!("p{i}"));
         store.upsert_attendee(&p, Utc::now()).await.unwrap();
-        let r = reservation(&p, "demo");
-        let Reservation::Reserved(row) = store.reserve_claim(&r, 10, FRESH).await.unwrap() else {
-            panic!("not reserved")
-        };
-        assert_eq!(row.status, ClaimStatus::Reserved);
-        assert_eq!(row.limit_usd, Decimal::new(250, 2));
-        assert_eq!(store.claimed_count("demo").await.unwrap(), 1);
-
-        // A second request of the same attendee sees the reservation, not a new slot.
-        let again = store.reserve_claim(&r, 10, FRESH).await.unwrap();
-        assert!(
-            matches!(again, Reservation::Existing(ref a) if a.status == ClaimStatus::Reserved),
-            "{again:?}"
-        );
-        assert_eq!(store.claimed_count("demo").await.unwrap(), 1);
-
-        store
-            .save_minted_key(
-                &p.user_id,
-                "demo",
-                &MintedKey {
-                    hash: "h1".into(),
-                    plaintext: "sk-or-v1-abc".into(),
-                },
-            )
-            .await
-            .unwrap();
-        let minted = store.attendance(&p.user_id, "demo").await.unwrap().unwrap();
-        assert_eq!(minted.status, ClaimStatus::Minted);
-        assert_eq!(minted.or_key_plaintext.as_deref(), Some("sk-or-v1-abc"));
-        assert!(
-            minted.guardrail_attached_at.is_none(),
-            "unbound until assigned"
-        );
-
-        store
-            .mark_bound(&p.user_id, "demo", "gr-1", Utc::now())
-            .await
-            .unwrap();
-        let bound = store.attendance(&p.user_id, "demo").await.unwrap().unwrap();
-        assert_eq!(bound.or_guardrail_id.as_deref(), Some("gr-1"));
-        assert!(bound.guardrail_attached_at.is_some());
-        assert!(
-            !format!("{bound:?}").contains("sk-or-v1-abc"),
-            "Debug must not print the key"
-        );
-
-        // Releasing a minted row does nothing: only reservations go back to the pool.
-        store.release_claim(&p.user_id, "demo").await.unwrap();
-        assert!(store
-            .attendance(&p.user_id, "demo")
-            .await
-            .unwrap()
-            .is_some());
-        assert_eq!(store.claimed_count("demo").await.unwrap(), 1);
+        profiles.push(p);
     }
-);
-
-contract!(
-    release_gives_the_slot_back,
-    |store: Arc<dyn Store>| async move {
-        let (a, b) = (profile("a"), profile("b"));
-        for p in [&a, &b] {
-            store.upsert_attendee(p, Utc::now()).await.unwrap();
+    let tasks: Vec<_> = profiles
+        .iter()
+        .flat_map(|p| [p.clone(), p.clone()]) // everyone double-clicks
+        .map(|p| {
+            let store = store.clone();
+            tokio::spawn(async move { store.reserve_claim(&reservation(&p, "rush"), POOL, FRESH).await.unwrap() })
+        })
+        .collect();
+    let mut reserved = 0;
+    for task in tasks {
+        if let Reservation::Reserved(_) = task.await.unwrap() {
+            reserved += 1;
         }
-        assert!(matches!(
-            store
-                .reserve_claim(&reservation(&a, "w"), 1, FRESH)
-                .await
-                .unwrap(),
-            Reservation::Reserved(_)
-        ));
-        assert_eq!(
-            store
-                .reserve_claim(&reservation(&b, "w"), 1, FRESH)
-                .await
-                .unwrap(),
-            Reservation::PoolFull
-        );
-        store.release_claim(&a.user_id, "w").await.unwrap();
-        assert_eq!(store.claimed_count("w").await.unwrap(), 0);
-        assert!(store.attendance(&a.user_id, "w").await.unwrap().is_none());
-        assert!(matches!(
-            store
-                .reserve_claim(&reservation(&b, "w"), 1, FRESH)
-                .await
-                .unwrap(),
-            Reservation::Reserved(_)
-        ));
     }
-);
+    assert_eq!(reserved, POOL as usize);
+    assert_eq!(store.claimed_count("rush").await.unwrap(), POOL);
+});
 
-contract!(
-    stale_reservation_is_taken_over,
-    |store: Arc<dyn Store>| async move {
-        let p = profile("stale");
-        store.upsert_attendee(&p, Utc::now()).await.unwrap();
-        let old = NewReservation {
-            now: Utc::now() - Duration::minutes(10),
-            ..reservation(&p, "w")
-        };
-        assert!(matches!(
-            store.reserve_claim(&old, 5, FRESH).await.unwrap(),
-            Reservation::Reserved(_)
-        ));
-        let now = reservation(&p, "w");
-        let Reservation::Reserved(row) = store.reserve_claim(&now, 5, FRESH).await.unwrap() else {
-            panic!("not taken over")
-        };
-        assert_eq!(
-            row.key_label, old.key_label,
-            "same name, so a lost key can be found again"
-        );
-        assert_eq!(store.claimed_count("w").await.unwrap(), 1);
-    }
-);
-
-contract!(
-    pool_is_exact_under_concurrency,
-    |store: Arc<dyn Store>| async move {
-        const ATTENDEES: usize = 40;
-        const POOL: u32 = 7;
-        let mut profiles = Vec::new();
-        for i in 0..ATTENDEES {
-            let p = profile(&format!("p{i}"));
-            store.upsert_attendee(&p, Utc::now()).await.unwrap();
-            profiles.push(p);
-        }
-        let tasks: Vec<_> = profiles
-            .iter()
-            .flat_map(|p| [p.clone(), p.clone()]) // everyone double-clicks
-            .map(|p| {
-                let store = store.clone();
-                tokio::spawn(async move {
-                    store
-                        .reserve_claim(&reservation(&p, "rush"), POOL, FRESH)
-                        .await
-                        .unwrap()
-                })
-            })
-            .collect();
-        let mut reserved = 0;
-        for task in tasks {
-            if let Reservation::Reserved(_) = task.await.unwrap() {
-                reserved += 1;
-            }
-        }
-        assert_eq!(reserved, POOL as usize);
-        assert_eq!(store.claimed_count("rush").await.unwrap(), POOL);
-    }
-);
-
-contract!(
-    guardrail_id_is_remembered,
-    |store: Arc<dyn Store>| async move {
-        assert_eq!(store.guardrail_id("demo").await.unwrap(), None);
-        store.save_guardrail_id("demo", "gr-1").await.unwrap();
-        store.save_guardrail_id("demo", "gr-2").await.unwrap();
-        assert_eq!(
-            store.guardrail_id("demo").await.unwrap().as_deref(),
-            Some("gr-2")
-        );
-    }
-);
+contract!(guardrail_id_is_remembered, |store: Arc<dyn Store>| async move {
+    assert_eq!(store.guardrail_id("demo").await.unwrap(), None);
+    store.save_guardrail_id("demo", "gr-1").await.unwrap();
+    store.save_guardrail_id("demo", "gr-2").await.unwrap();
+    assert_eq!(store.guardrail_id("demo").await.unwrap().as_deref(), Some("gr-2"));
+});

@@ -22,10 +22,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &redact_url_password(&self.database_url))
-            .field(
-                "openrouter_management_key",
-                &self.openrouter_management_key.as_ref().map(|_| "<set>"),
-            )
+            .field("openrouter_management_key", &self.openrouter_management_key.as_ref().map(|_| "<set>"))
             .field("openrouter_base_url", &self.openrouter_base_url)
             .field("demo", &self.demo)
             .field("public_url", &self.public_url)
@@ -46,54 +43,40 @@ impl Config {
     /// Reads the configuration through `get` (the process environment in `main`).
     /// Every problem is reported at once, so a deploy is fixed in one round.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let non_empty = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let demo = matches!(
-            non_empty("MINTER_DEMO").as_deref(),
-            Some("1" | "true" | "yes")
-        );
+        let non_empty = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let demo = matches!(non_empty("MINTER_DEMO").as_deref(), Some("1" | "true" | "yes"));
         let mut missing = Vec::new();
 
         let openrouter_management_key = non_empty("OPENROUTER_MANAGEMENT_KEY");
         if openrouter_management_key.is_none() && !demo {
-            missing.push("OPENROUTER_MANAGEMENT_KEY (or MINTER_DEMO=1 to use the built-in OpenRouter simulator)".to_string());
+            missing.push(
+                "OPENROUTER_MANAGEMENT_KEY (or MINTER_DEMO=1 to use the built-in OpenRouter simulator)".to_string(),
+            );
         }
         let session_secret = match non_empty("SESSION_SECRET") {
             Some(secret) if secret.len() >= 32 => secret.into_bytes(),
             Some(_) if !demo => {
-                missing.push(
-                    "SESSION_SECRET of at least 32 bytes (e.g. `openssl rand -hex 32`)".to_string(),
-                );
+                missing.push("SESSION_SECRET of at least 32 bytes (e.g. `openssl rand -hex 32`)".to_string());
                 Vec::new()
             }
             None if !demo => {
-                missing.push(
-                    "SESSION_SECRET (at least 32 bytes, e.g. `openssl rand -hex 32`)".to_string(),
-                );
+                missing.push("SESSION_SECRET (at least 32 bytes, e.g. `openssl rand -hex 32`)".to_string());
                 Vec::new()
             }
             // Demo mode: a fresh secret per start; sessions end when the server restarts.
             _ => rand_secret(),
         };
         if !missing.is_empty() {
-            return Err(format!(
-                "missing configuration:\n  - {}",
-                missing.join("\n  - ")
-            ));
+            return Err(format!("missing configuration:\n  - {}", missing.join("\n  - ")));
         }
         Ok(Config {
-            database_url: non_empty("DATABASE_URL")
-                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            database_url: non_empty("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             openrouter_management_key,
             openrouter_base_url: non_empty("OPENROUTER_BASE_URL")
                 .unwrap_or_else(|| DEFAULT_OPENROUTER_BASE_URL.to_string()),
             session_secret,
             demo,
-            public_url: non_empty("PUBLIC_URL")
-                .unwrap_or_else(|| "http://127.0.0.1:3000".to_string()),
+            public_url: non_empty("PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".to_string()),
         })
     }
 
@@ -111,11 +94,7 @@ mod tests {
     use super::*;
 
     fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
     }
 
     #[test]
@@ -127,11 +106,8 @@ mod tests {
 
     #[test]
     fn short_secret_is_refused_outside_demo() {
-        let err = Config::from_lookup(lookup(&[
-            ("OPENROUTER_MANAGEMENT_KEY", "k"),
-            ("SESSION_SECRET", "short"),
-        ]))
-        .unwrap_err();
+        let err = Config::from_lookup(lookup(&[("OPENROUTER_MANAGEMENT_KEY", "k"), ("SESSION_SECRET", "short")]))
+            .unwrap_err();
         assert!(err.contains("at least 32 bytes"), "{err}");
     }
 

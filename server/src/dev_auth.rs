@@ -31,19 +31,10 @@ struct SignInForm {
 }
 
 async fn form(Query(query): Query<NextQuery>) -> Html<String> {
-    page(
-        &safe_next_path(query.next.as_deref().unwrap_or("/")),
-        "",
-        "",
-        None,
-    )
+    page(&safe_next_path(query.next.as_deref().unwrap_or("/")), "", "", None)
 }
 
-async fn sign_in(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    Form(form): Form<SignInForm>,
-) -> Response {
+async fn sign_in(State(state): State<AppState>, jar: CookieJar, Form(form): Form<SignInForm>) -> Response {
     let next = safe_next_path(form.next.as_deref().unwrap_or("/"));
     let (email, name) = (form.email.trim(), form.name.trim());
     let problem = if !looks_like_email(email) {
@@ -54,11 +45,7 @@ async fn sign_in(
         None
     };
     if let Some(problem) = problem {
-        return (
-            StatusCode::BAD_REQUEST,
-            page(&next, email, name, Some(problem)),
-        )
-            .into_response();
+        return (StatusCode::BAD_REQUEST, page(&next, email, name, Some(problem))).into_response();
     }
     let email_normalized = normalize_email(email);
     let profile = AttendeeProfile {
@@ -71,11 +58,7 @@ async fn sign_in(
     let now = Utc::now();
     if let Err(e) = state.store.upsert_attendee(&profile, now).await {
         tracing::error!(error = %e, "demo sign-in could not save the attendee");
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Could not sign in, please try again.",
-        )
-            .into_response();
+        return (StatusCode::INTERNAL_SERVER_ERROR, "Could not sign in, please try again.").into_response();
     }
     let user = SessionUser {
         user_id: profile.user_id,
@@ -89,9 +72,7 @@ async fn sign_in(
 
 fn page(next: &str, email: &str, name: &str, problem: Option<&str>) -> Html<String> {
     let (next, email, name) = (escape(next), escape(email), escape(name));
-    let problem = problem
-        .map(|p| format!(r#"<p class="error" role="alert">{}</p>"#, escape(p)))
-        .unwrap_or_default();
+    let problem = problem.map(|p| format!(r#"<p class="error" role="alert">{}</p>"#, escape(p))).unwrap_or_default();
     Html(format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -109,9 +90,5 @@ fn page(next: &str, email: &str, name: &str, problem: Option<&str>) -> Html<Stri
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }

@@ -23,21 +23,13 @@ use config::Config;
 
 /// Builds the shared state: opens the database (applying migrations) and picks the OpenRouter
 /// endpoint, starting the in-process simulator in demo mode when no management key is set.
-pub async fn build_state(
-    config: &Config,
-    leptos_options: LeptosOptions,
-) -> Result<AppState, String> {
-    let store = app::store::connect(&config.database_url)
-        .await
-        .map_err(|e| format!("database: {e}"))?;
+pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Result<AppState, String> {
+    let store = app::store::connect(&config.database_url).await.map_err(|e| format!("database: {e}"))?;
     let openrouter = match &config.openrouter_management_key {
         Some(key) => OpenRouterClient::new(config.openrouter_base_url.clone(), key.clone()),
         None => {
             let key = format!("sk-or-v1-sim-{}", hex_token());
-            let simulator = Simulator::new(key.clone())
-                .spawn()
-                .await
-                .map_err(|e| format!("simulator: {e}"))?;
+            let simulator = Simulator::new(key.clone()).spawn().await.map_err(|e| format!("simulator: {e}"))?;
             tracing::info!(base_url = %simulator.base_url, "demo mode: OpenRouter simulator started");
             OpenRouterClient::new(simulator.base_url, key)
         }
@@ -45,10 +37,7 @@ pub async fn build_state(
     Ok(AppState {
         store,
         openrouter: Arc::new(openrouter),
-        session: SessionKeys::new(
-            &config.session_secret,
-            config.public_url.starts_with("https://"),
-        ),
+        session: SessionKeys::new(&config.session_secret, config.public_url.starts_with("https://")),
         demo: config.demo,
         leptos_options,
         guardrail_lock: Arc::default(),
@@ -56,18 +45,14 @@ pub async fn build_state(
 }
 
 fn hex_token() -> String {
-    rand::random::<[u8; 16]>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Every route of the application; tests call this with their own state.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let mut router = Router::new()
-        .route("/api/{*fn_name}", get(server_fn).post(server_fn))
-        .route("/auth/logout", post(logout));
+    let mut router =
+        Router::new().route("/api/{*fn_name}", get(server_fn).post(server_fn)).route("/auth/logout", post(logout));
     if state.demo {
         router = router.merge(dev_auth::routes());
     }
@@ -93,8 +78,5 @@ async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> imp
 }
 
 async fn logout(State(state): State<AppState>, jar: CookieJar) -> impl IntoResponse {
-    (
-        jar.remove(state.session.removal_cookie()),
-        Redirect::to("/"),
-    )
+    (jar.remove(state.session.removal_cookie()), Redirect::to("/"))
 }

@@ -6,19 +6,14 @@ use server::config::Config;
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
         .init();
     let config = Config::from_env().unwrap_or_else(|message| exit_with(&message));
     // LEPTOS_SITE_ADDR, LEPTOS_SITE_ROOT, … as set by cargo-leptos or the environment.
-    let leptos_options = get_configuration(None)
-        .unwrap_or_else(|e| exit_with(&format!("leptos configuration: {e}")))
-        .leptos_options;
+    let leptos_options =
+        get_configuration(None).unwrap_or_else(|e| exit_with(&format!("leptos configuration: {e}"))).leptos_options;
     let address = leptos_options.site_addr;
-    let state = server::build_state(&config, leptos_options)
-        .await
-        .unwrap_or_else(|message| exit_with(&message));
+    let state = server::build_state(&config, leptos_options).await.unwrap_or_else(|message| exit_with(&message));
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .unwrap_or_else(|e| exit_with(&format!("cannot listen on {address}: {e}")));

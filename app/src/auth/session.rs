@@ -32,19 +32,13 @@ pub struct SessionKeys {
 
 impl std::fmt::Debug for SessionKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionKeys")
-            .field("secure", &self.secure)
-            .finish_non_exhaustive()
+        f.debug_struct("SessionKeys").field("secure", &self.secure).finish_non_exhaustive()
     }
 }
 
 impl SessionKeys {
     pub fn new(secret: &[u8], secure: bool) -> Self {
-        Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            secure,
-        }
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), secure }
     }
 
     pub fn issue(&self, user: &SessionUser, now: DateTime<Utc>) -> String {
@@ -56,8 +50,7 @@ impl SessionKeys {
             iat: now.timestamp(),
             exp: (now + LIFETIME).timestamp(),
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing cannot fail")
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 signing cannot fail")
     }
 
     /// The user of a valid, unexpired token signed with our secret; anything else is `None`.
@@ -85,12 +78,7 @@ impl SessionKeys {
     }
 
     pub fn removal_cookie(&self) -> Cookie<'static> {
-        Cookie::build((COOKIE_NAME, ""))
-            .path("/")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(self.secure)
-            .build()
+        Cookie::build((COOKIE_NAME, "")).path("/").http_only(true).same_site(SameSite::Lax).secure(self.secure).build()
     }
 }
 
@@ -103,12 +91,7 @@ mod tests {
     use super::*;
 
     fn user() -> SessionUser {
-        SessionUser {
-            user_id: "dev|a@b.co".into(),
-            email: "a@b.co".into(),
-            name: "A".into(),
-            provider: "dev".into(),
-        }
+        SessionUser { user_id: "dev|a@b.co".into(), email: "a@b.co".into(), name: "A".into(), provider: "dev".into() }
     }
 
     #[test]
@@ -129,10 +112,7 @@ mod tests {
         let tampered_payload = format!("{}x.{sig}", head);
         assert_eq!(keys.verify(&tampered_payload), None);
 
-        let expired = keys.issue(
-            &user(),
-            Utc::now() - LIFETIME - chrono::Duration::seconds(5),
-        );
+        let expired = keys.issue(&user(), Utc::now() - LIFETIME - chrono::Duration::seconds(5));
         assert_eq!(keys.verify(&expired), None);
         assert_eq!(keys.verify("not a jwt"), None);
     }

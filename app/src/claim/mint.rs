@@ -41,10 +41,7 @@ pub async fn claim(
         WindowState::Inactive => return Err(ClaimError::Inactive),
     }
     if marketing_consent {
-        state
-            .store
-            .record_marketing_consent(&user.user_id, &workshop.slug, now)
-            .await?;
+        state.store.record_marketing_consent(&user.user_id, &workshop.slug, now).await?;
     }
     let reservation = NewReservation {
         user_id: user.user_id.clone(),
@@ -54,16 +51,10 @@ pub async fn claim(
         expires_at: workshop.key_expires_at(),
         now,
     };
-    match state
-        .store
-        .reserve_claim(&reservation, workshop.pool_size(), STALE_RESERVATION)
-        .await?
-    {
+    match state.store.reserve_claim(&reservation, workshop.pool_size(), STALE_RESERVATION).await? {
         Reservation::PoolFull => Err(ClaimError::PoolFull),
         Reservation::Existing(row) if row.status == ClaimStatus::Minted => Ok(row),
-        Reservation::Existing(_) => {
-            wait_for_parallel_mint(state, &user.user_id, &workshop.slug).await
-        }
+        Reservation::Existing(_) => wait_for_parallel_mint(state, &user.user_id, &workshop.slug).await,
         Reservation::Reserved(row) => mint(state, workshop, row).await,
     }
 }
@@ -71,19 +62,10 @@ pub async fn claim(
 /// `<prefix>-<10 random characters>`: unique, so a lost answer can be found by name, and free of
 /// personal data, since key names are visible to everyone with access to the OpenRouter account.
 fn key_label(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        Alphanumeric
-            .sample_string(&mut rand::rng(), 10)
-            .to_lowercase()
-    )
+    format!("{prefix}-{}", Alphanumeric.sample_string(&mut rand::rng(), 10).to_lowercase())
 }
 
-async fn mint(
-    state: &AppState,
-    workshop: &Workshop,
-    row: Attendance,
-) -> Result<Attendance, ClaimError> {
+async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<Attendance, ClaimError> {
     let (user_id, slug) = (row.user_id.as_str(), workshop.slug.as_str());
     let guardrail_id = match ensure_guardrail(state, workshop).await {
         Ok(id) => id,
@@ -106,40 +88,21 @@ async fn mint(
         }
     };
     let hash = created.data.hash.clone();
-    state
-        .store
-        .save_minted_key(
-            user_id,
-            slug,
-            &MintedKey {
-                hash: hash.clone(),
-                plaintext: created.key,
-            },
-        )
-        .await?;
+    state.store.save_minted_key(user_id, slug, &MintedKey { hash: hash.clone(), plaintext: created.key }).await?;
     // POST /keys ignores guardrail ids: binding is a separate call. If it fails the attendee
     // keeps the key (budget and expiry still bound it) and the row stays unbound for a retry.
-    match state
-        .openrouter
-        .assign_keys_to_guardrail(&guardrail_id, std::slice::from_ref(&hash))
-        .await
-    {
-        Ok(_) => {
-            state
-                .store
-                .mark_bound(user_id, slug, &guardrail_id, Utc::now())
-                .await?
+    match state.openrouter.assign_keys_to_guardrail(&guardrail_id, std::slice::from_ref(&hash)).await {
+        // The API answers 200 with a count; a key it did not find is simply not counted.
+        Ok(1) => state.store.mark_bound(user_id, slug, &guardrail_id, Utc::now()).await?,
+        Ok(count) => {
+            warn!(workshop = slug, key_label = %row.key_label, count, "the guardrail did not take the key; row left unbound")
         }
         Err(e) => {
             warn!(workshop = slug, key_label = %row.key_label, error = %e, "assigning the key to the guardrail failed; row left unbound")
         }
     }
     info!(workshop = slug, key_label = %row.key_label, "key minted");
-    state
-        .store
-        .attendance(user_id, slug)
-        .await?
-        .ok_or(ClaimError::Internal)
+    state.store.attendance(user_id, slug).await?.ok_or(ClaimError::Internal)
 }
 
 /// The workshop's guardrail id: from the database, else found by name, else created.
@@ -164,18 +127,9 @@ pub async fn ensure_guardrail(state: &AppState, workshop: &Workshop) -> Result<S
             let request = CreateGuardrail {
                 name: name.clone(),
                 description: Some(format!("Workshop {}: {}", workshop.slug, workshop.name)),
-                limit_usd: rust_decimal::prelude::ToPrimitive::to_f64(
-                    &workshop.openrouter.guardrail.cap_usd,
-                ),
+                limit_usd: rust_decimal::prelude::ToPrimitive::to_f64(&workshop.openrouter.guardrail.cap_usd),
                 reset_interval: Some(reset_interval(workshop.openrouter.guardrail.reset_interval)),
-                allowed_models: Some(
-                    workshop
-                        .openrouter
-                        .models
-                        .iter()
-                        .map(|m| m.id.clone())
-                        .collect(),
-                ),
+                allowed_models: Some(workshop.openrouter.models.iter().map(|m| m.id.clone()).collect()),
                 ..CreateGuardrail::default()
             };
             let created = state
@@ -212,11 +166,7 @@ fn openrouter_failed(slug: &str, what: &str, e: &OpenRouterError) -> ClaimError 
 }
 
 /// Another request of the same attendee holds the reservation: wait for its key.
-async fn wait_for_parallel_mint(
-    state: &AppState,
-    user_id: &str,
-    slug: &str,
-) -> Result<Attendance, ClaimError> {
+async fn wait_for_parallel_mint(state: &AppState, user_id: &str, slug: &str) -> Result<Attendance, ClaimError> {
     let deadline = tokio::time::Instant::now() + WAIT_FOR_PARALLEL_MINT;
     while tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -243,7 +193,7 @@ pub fn my_key(row: Attendance) -> Option<super::MyKey> {
 }
 
 /// A claim posted without JavaScript lands back on the workshop page, with the error's code.
-pub fn redirect_plain_form_error(slug: &str, error: &ClaimError) {
+pub fn redirect_plain_form(slug: &str, result: &Result<super::MyKey, ClaimError>) {
     use leptos::prelude::use_context;
 
     let plain_form = use_context::<axum::http::request::Parts>().is_some_and(|parts| {
@@ -254,6 +204,9 @@ pub fn redirect_plain_form_error(slug: &str, error: &ClaimError) {
             .is_some_and(|v| v.contains("text/html"))
     });
     if plain_form && crate::workshops::find(slug).is_some() {
-        leptos_axum::redirect(&format!("/w/{slug}?error={}", error.code()));
+        match result {
+            Ok(_) => leptos_axum::redirect(&format!("/w/{slug}")),
+            Err(error) => leptos_axum::redirect(&format!("/w/{slug}?error={}", error.code())),
+        }
     }
 }

@@ -49,8 +49,7 @@ pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, Server
     use crate::state::app_state;
 
     let state = app_state()?;
-    let workshop = crate::workshops::find(&slug)
-        .ok_or_else(|| ServerFnError::new(ClaimError::UnknownWorkshop))?;
+    let workshop = crate::workshops::find(&slug).ok_or_else(|| ServerFnError::new(ClaimError::UnknownWorkshop))?;
     let user = crate::auth::current_user(&state).await;
     let my_key = match &user {
         Some(user) => state
@@ -61,11 +60,7 @@ pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, Server
             .and_then(mint::my_key),
         None => None,
     };
-    let claimed = state
-        .store
-        .claimed_count(&slug)
-        .await
-        .map_err(|e| ServerFnError::new(ClaimError::from(e)))?;
+    let claimed = state.store.claimed_count(&slug).await.map_err(|e| ServerFnError::new(ClaimError::from(e)))?;
     Ok(WorkshopPageData {
         workshop: workshop.clone(),
         welcome_html: crate::markdown::to_safe_html(&workshop.welcome_message),
@@ -80,25 +75,18 @@ pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, Server
 /// Claims the signed-in attendee's key. Posted by a plain `<form>` when JavaScript is off, in
 /// which case errors come back as `?error=<code>` on the workshop page.
 #[server]
-pub async fn claim_key(
-    slug: String,
-    marketing_consent: Option<String>,
-) -> Result<MyKey, ClaimError> {
+pub async fn claim_key(slug: String, marketing_consent: Option<String>) -> Result<MyKey, ClaimError> {
     use crate::state::app_state;
 
     let state = app_state().map_err(ClaimError::from_server_fn_error)?;
     let result = async {
-        let user = crate::auth::current_user(&state)
-            .await
-            .ok_or(ClaimError::NotSignedIn)?;
+        let user = crate::auth::current_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
         let workshop = crate::workshops::find(&slug).ok_or(ClaimError::UnknownWorkshop)?;
         let consent = marketing_consent.is_some_and(|v| !v.is_empty());
         let row = mint::claim(&state, &user, workshop, consent, Utc::now()).await?;
         mint::my_key(row).ok_or(ClaimError::InProgress)
     }
     .await;
-    if let Err(e) = &result {
-        mint::redirect_plain_form_error(&slug, e);
-    }
+    mint::redirect_plain_form(&slug, &result);
     result
 }

@@ -8,9 +8,8 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use super::error::{parse_retry_after, redact, OpenRouterError};
 use super::types::{
-    AssignKeysResponse, CreateGuardrail, CreateKey, CreatedKey, DataResponse, DeleteResponse,
-    ErrorEnvelope, Guardrail, GuardrailPage, KeyAssignmentPage, KeyHashes, KeyInfo, KeyList,
-    UnassignKeysResponse, UpdateGuardrail, UpdateKey,
+    AssignKeysResponse, CreateGuardrail, CreateKey, CreatedKey, DataResponse, DeleteResponse, ErrorEnvelope, Guardrail,
+    GuardrailPage, KeyAssignmentPage, KeyHashes, KeyInfo, KeyList, UnassignKeysResponse, UpdateGuardrail, UpdateKey,
 };
 
 pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
@@ -65,21 +64,13 @@ impl OpenRouterClient {
     // ---- guardrails -------------------------------------------------------------------------
 
     /// One page of `GET /guardrails`; `limit` must be 1..=100 (the API answers 400 otherwise).
-    pub async fn list_guardrails(
-        &self,
-        offset: u32,
-        limit: u32,
-    ) -> Result<GuardrailPage, OpenRouterError> {
+    pub async fn list_guardrails(&self, offset: u32, limit: u32) -> Result<GuardrailPage, OpenRouterError> {
         let query = [("offset", offset.to_string()), ("limit", limit.to_string())];
-        self.send(Method::GET, &["guardrails"], &query, None::<&()>)
-            .await
+        self.send(Method::GET, &["guardrails"], &query, None::<&()>).await
     }
 
     /// First guardrail whose name is exactly `name` (names are not unique on OpenRouter).
-    pub async fn find_guardrail_by_name(
-        &self,
-        name: &str,
-    ) -> Result<Option<Guardrail>, OpenRouterError> {
+    pub async fn find_guardrail_by_name(&self, name: &str) -> Result<Option<Guardrail>, OpenRouterError> {
         let mut offset: u32 = 0;
         loop {
             let page = self.list_guardrails(offset, MAX_PAGE_SIZE).await?;
@@ -96,37 +87,22 @@ impl OpenRouterClient {
     }
 
     pub async fn get_guardrail(&self, id: &str) -> Result<Guardrail, OpenRouterError> {
-        let r: DataResponse<Guardrail> = self
-            .send(Method::GET, &["guardrails", id], &[], None::<&()>)
-            .await?;
+        let r: DataResponse<Guardrail> = self.send(Method::GET, &["guardrails", id], &[], None::<&()>).await?;
         Ok(r.data)
     }
 
-    pub async fn create_guardrail(
-        &self,
-        body: &CreateGuardrail,
-    ) -> Result<Guardrail, OpenRouterError> {
-        let r: DataResponse<Guardrail> = self
-            .send(Method::POST, &["guardrails"], &[], Some(body))
-            .await?;
+    pub async fn create_guardrail(&self, body: &CreateGuardrail) -> Result<Guardrail, OpenRouterError> {
+        let r: DataResponse<Guardrail> = self.send(Method::POST, &["guardrails"], &[], Some(body)).await?;
         Ok(r.data)
     }
 
-    pub async fn update_guardrail(
-        &self,
-        id: &str,
-        body: &UpdateGuardrail,
-    ) -> Result<Guardrail, OpenRouterError> {
-        let r: DataResponse<Guardrail> = self
-            .send(Method::PATCH, &["guardrails", id], &[], Some(body))
-            .await?;
+    pub async fn update_guardrail(&self, id: &str, body: &UpdateGuardrail) -> Result<Guardrail, OpenRouterError> {
+        let r: DataResponse<Guardrail> = self.send(Method::PATCH, &["guardrails", id], &[], Some(body)).await?;
         Ok(r.data)
     }
 
     pub async fn delete_guardrail(&self, id: &str) -> Result<(), OpenRouterError> {
-        let _: DeleteResponse = self
-            .send(Method::DELETE, &["guardrails", id], &[], None::<&()>)
-            .await?;
+        let _: DeleteResponse = self.send(Method::DELETE, &["guardrails", id], &[], None::<&()>).await?;
         Ok(())
     }
 
@@ -138,44 +114,25 @@ impl OpenRouterClient {
     }
 
     pub async fn get_key(&self, hash: &str) -> Result<KeyInfo, OpenRouterError> {
-        let r: DataResponse<KeyInfo> = self
-            .send(Method::GET, &["keys", hash], &[], None::<&()>)
-            .await?;
+        let r: DataResponse<KeyInfo> = self.send(Method::GET, &["keys", hash], &[], None::<&()>).await?;
         Ok(r.data)
     }
 
     /// One page of `GET /keys`. The API takes no page size (only `offset`); an empty page means
     /// the end.
-    pub async fn list_keys(
-        &self,
-        offset: u32,
-        include_disabled: bool,
-    ) -> Result<Vec<KeyInfo>, OpenRouterError> {
-        let query = [
-            ("offset", offset.to_string()),
-            ("include_disabled", include_disabled.to_string()),
-        ];
-        let r: KeyList = self
-            .send(Method::GET, &["keys"], &query, None::<&()>)
-            .await?;
+    pub async fn list_keys(&self, offset: u32, include_disabled: bool) -> Result<Vec<KeyInfo>, OpenRouterError> {
+        let query = [("offset", offset.to_string()), ("include_disabled", include_disabled.to_string())];
+        let r: KeyList = self.send(Method::GET, &["keys"], &query, None::<&()>).await?;
         Ok(r.data)
     }
 
-    pub async fn update_key(
-        &self,
-        hash: &str,
-        body: &UpdateKey,
-    ) -> Result<KeyInfo, OpenRouterError> {
-        let r: DataResponse<KeyInfo> = self
-            .send(Method::PATCH, &["keys", hash], &[], Some(body))
-            .await?;
+    pub async fn update_key(&self, hash: &str, body: &UpdateKey) -> Result<KeyInfo, OpenRouterError> {
+        let r: DataResponse<KeyInfo> = self.send(Method::PATCH, &["keys", hash], &[], Some(body)).await?;
         Ok(r.data)
     }
 
     pub async fn delete_key(&self, hash: &str) -> Result<(), OpenRouterError> {
-        let _: DeleteResponse = self
-            .send(Method::DELETE, &["keys", hash], &[], None::<&()>)
-            .await?;
+        let _: DeleteResponse = self.send(Method::DELETE, &["keys", hash], &[], None::<&()>).await?;
         Ok(())
     }
 
@@ -189,36 +146,17 @@ impl OpenRouterClient {
         guardrail_id: &str,
         key_hashes: &[String],
     ) -> Result<u64, OpenRouterError> {
-        let body = KeyHashes {
-            key_hashes: key_hashes.to_vec(),
-        };
-        let r: AssignKeysResponse = self
-            .send(
-                Method::POST,
-                &["guardrails", guardrail_id, "assignments", "keys"],
-                &[],
-                Some(&body),
-            )
-            .await?;
+        let body = KeyHashes { key_hashes: key_hashes.to_vec() };
+        let r: AssignKeysResponse =
+            self.send(Method::POST, &["guardrails", guardrail_id, "assignments", "keys"], &[], Some(&body)).await?;
         Ok(r.assigned_count)
     }
 
     /// Returns the API's `unassigned_count`.
-    pub async fn unassign_keys(
-        &self,
-        guardrail_id: &str,
-        key_hashes: &[String],
-    ) -> Result<u64, OpenRouterError> {
-        let body = KeyHashes {
-            key_hashes: key_hashes.to_vec(),
-        };
+    pub async fn unassign_keys(&self, guardrail_id: &str, key_hashes: &[String]) -> Result<u64, OpenRouterError> {
+        let body = KeyHashes { key_hashes: key_hashes.to_vec() };
         let r: UnassignKeysResponse = self
-            .send(
-                Method::POST,
-                &["guardrails", guardrail_id, "assignments", "keys", "remove"],
-                &[],
-                Some(&body),
-            )
+            .send(Method::POST, &["guardrails", guardrail_id, "assignments", "keys", "remove"], &[], Some(&body))
             .await?;
         Ok(r.unassigned_count)
     }
@@ -231,37 +169,21 @@ impl OpenRouterClient {
         limit: u32,
     ) -> Result<KeyAssignmentPage, OpenRouterError> {
         let query = [("offset", offset.to_string()), ("limit", limit.to_string())];
-        self.send(
-            Method::GET,
-            &["guardrails", guardrail_id, "assignments", "keys"],
-            &query,
-            None::<&()>,
-        )
-        .await
+        self.send(Method::GET, &["guardrails", guardrail_id, "assignments", "keys"], &query, None::<&()>).await
     }
 
     /// One page of all key assignments across guardrails; `limit` 1..=100.
-    pub async fn list_key_assignments(
-        &self,
-        offset: u32,
-        limit: u32,
-    ) -> Result<KeyAssignmentPage, OpenRouterError> {
+    pub async fn list_key_assignments(&self, offset: u32, limit: u32) -> Result<KeyAssignmentPage, OpenRouterError> {
         let query = [("offset", offset.to_string()), ("limit", limit.to_string())];
-        self.send(
-            Method::GET,
-            &["guardrails", "assignments", "keys"],
-            &query,
-            None::<&()>,
-        )
-        .await
+        self.send(Method::GET, &["guardrails", "assignments", "keys"], &query, None::<&()>).await
     }
 
     // ---- plumbing ---------------------------------------------------------------------------
 
     /// Path segments are percent-encoded one by one, so ids and hashes cannot alter the path.
     fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Url, OpenRouterError> {
-        let mut url = Url::parse(&self.base_url)
-            .map_err(|e| OpenRouterError::Config(format!("invalid base URL: {e}")))?;
+        let mut url =
+            Url::parse(&self.base_url).map_err(|e| OpenRouterError::Config(format!("invalid base URL: {e}")))?;
         url.path_segments_mut()
             .map_err(|()| OpenRouterError::Config("base URL cannot have a path".into()))?
             .pop_if_empty()
@@ -282,11 +204,8 @@ impl OpenRouterClient {
         let url = self.url(segments, query)?;
         // For error messages: method and path only (no host credentials, no query).
         let what = format!("{method} {}", url.path());
-        let mut req = self
-            .http
-            .request(method, url)
-            .bearer_auth(&self.management_key)
-            .header(header::ACCEPT, "application/json");
+        let mut req =
+            self.http.request(method, url).bearer_auth(&self.management_key).header(header::ACCEPT, "application/json");
         if let Some(body) = body {
             req = req.json(body);
         }
@@ -296,9 +215,8 @@ impl OpenRouterClient {
             return Err(self.api_error(status, resp).await);
         }
         let bytes = resp.bytes().await.map_err(|e| self.transport(&what, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            OpenRouterError::Decode(redact(&format!("{what}: {e}"), &self.management_key))
-        })
+        serde_json::from_slice(&bytes)
+            .map_err(|e| OpenRouterError::Decode(redact(&format!("{what}: {e}"), &self.management_key)))
     }
 
     fn transport(&self, what: &str, err: reqwest::Error) -> OpenRouterError {
@@ -324,11 +242,8 @@ impl OpenRouterClient {
     }
 
     async fn api_error(&self, status: StatusCode, resp: reqwest::Response) -> OpenRouterError {
-        let retry_after = resp
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+        let retry_after =
+            resp.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
         let body = resp.bytes().await.unwrap_or_default();
         let message = match serde_json::from_slice::<ErrorEnvelope>(&body) {
             Ok(env) => env.error.message,
@@ -342,11 +257,7 @@ impl OpenRouterClient {
                 }
             }
         };
-        OpenRouterError::Api {
-            status: status.as_u16(),
-            message: redact(&message, &self.management_key),
-            retry_after,
-        }
+        OpenRouterError::Api { status: status.as_u16(), message: redact(&message, &self.management_key), retry_after }
     }
 }
 

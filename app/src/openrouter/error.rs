@@ -10,11 +10,7 @@ pub enum OpenRouterError {
     /// The API answered with a non-2xx status. `message` comes from the `{"error":{...}}`
     /// envelope when there is one.
     #[error("OpenRouter API error {status}: {message}")]
-    Api {
-        status: u16,
-        message: String,
-        retry_after: Option<Duration>,
-    },
+    Api { status: u16, message: String, retry_after: Option<Duration> },
     /// Connection failure, timeout, or an unreadable response stream. Never contains the URL's
     /// query string nor any header.
     #[error("OpenRouter transport error: {0}")]
@@ -60,20 +56,14 @@ const REDACTED: &str = "[REDACTED]";
 /// Removes `secret` (when non-empty) and anything that looks like an OpenRouter key
 /// (`sk-or-` followed by key characters) from `text`.
 pub(crate) fn redact(text: &str, secret: &str) -> String {
-    let text = if secret.is_empty() {
-        text.to_owned()
-    } else {
-        text.replace(secret, REDACTED)
-    };
+    let text = if secret.is_empty() { text.to_owned() } else { text.replace(secret, REDACTED) };
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_str();
     while let Some(pos) = rest.find("sk-or-") {
         out.push_str(&rest[..pos]);
         out.push_str(REDACTED);
         let tail = &rest[pos..];
-        let end = tail
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-            .unwrap_or(tail.len());
+        let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')).unwrap_or(tail.len());
         rest = &tail[end..];
     }
     out.push_str(rest);
@@ -107,20 +97,13 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         assert_eq!(parse_retry_after("1"), Some(Duration::from_secs(1)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon"), None);
     }
 
     #[test]
     fn retryable_classes() {
-        let api = |status| OpenRouterError::Api {
-            status,
-            message: String::new(),
-            retry_after: None,
-        };
+        let api = |status| OpenRouterError::Api { status, message: String::new(), retry_after: None };
         assert!(api(429).is_retryable());
         assert!(api(503).is_retryable());
         assert!(!api(400).is_retryable());

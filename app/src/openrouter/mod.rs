@@ -10,6 +10,6 @@ pub use client::{OpenRouterClient, DEFAULT_BASE_URL, DEFAULT_TIMEOUT, MAX_PAGE_S
 pub use error::OpenRouterError;
 pub use simulator::{SimulatedKey, Simulator, SpawnedSimulator};
 pub use types::{
-    CreateGuardrail, CreateKey, CreatedKey, Guardrail, GuardrailPage, KeyAssignment,
-    KeyAssignmentPage, KeyInfo, ResetInterval, UpdateGuardrail, UpdateKey,
+    CreateGuardrail, CreateKey, CreatedKey, Guardrail, GuardrailPage, KeyAssignment, KeyAssignmentPage, KeyInfo,
+    ResetInterval, UpdateGuardrail, UpdateKey,
 };

@@ -28,9 +28,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::types::{
-    format_utc, AssignKeysResponse, CreateGuardrail, CreatedKey, DataResponse, DeleteResponse,
-    ErrorBody, ErrorEnvelope, Guardrail, GuardrailPage, KeyAssignment, KeyAssignmentPage,
-    KeyHashes, KeyInfo, KeyList, ResetInterval, UnassignKeysResponse, UpdateGuardrail, UpdateKey,
+    format_utc, AssignKeysResponse, CreateGuardrail, CreatedKey, DataResponse, DeleteResponse, ErrorBody,
+    ErrorEnvelope, Guardrail, GuardrailPage, KeyAssignment, KeyAssignmentPage, KeyHashes, KeyInfo, KeyList,
+    ResetInterval, UnassignKeysResponse, UpdateGuardrail, UpdateKey,
 };
 
 /// Workspace every key and guardrail lands in unless the request names another.
@@ -92,17 +92,13 @@ pub struct SpawnedSimulator {
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Simulator")
-            .field("management_key", &"[REDACTED]")
-            .finish_non_exhaustive()
+        f.debug_struct("Simulator").field("management_key", &"[REDACTED]").finish_non_exhaustive()
     }
 }
 
 impl std::fmt::Debug for SpawnedSimulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpawnedSimulator")
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
+        f.debug_struct("SpawnedSimulator").field("base_url", &self.base_url).finish_non_exhaustive()
     }
 }
 
@@ -110,10 +106,7 @@ impl Simulator {
     /// `management_key` is the only bearer token the simulator accepts.
     pub fn new(management_key: impl Into<String>) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                management_key: management_key.into(),
-                state: Mutex::new(SimState::default()),
-            }),
+            inner: Arc::new(Inner { management_key: management_key.into(), state: Mutex::new(SimState::default()) }),
         }
     }
 
@@ -121,30 +114,14 @@ impl Simulator {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/keys", get(list_keys).post(create_key))
-            .route(
-                "/keys/{hash}",
-                get(get_key).patch(update_key).delete(delete_key),
-            )
+            .route("/keys/{hash}", get(get_key).patch(update_key).delete(delete_key))
             .route("/guardrails", get(list_guardrails).post(create_guardrail))
             .route("/guardrails/assignments/keys", get(list_all_assignments))
-            .route(
-                "/guardrails/{id}",
-                get(get_guardrail)
-                    .patch(update_guardrail)
-                    .delete(delete_guardrail),
-            )
-            .route(
-                "/guardrails/{id}/assignments/keys",
-                get(list_guardrail_assignments).post(assign_keys),
-            )
-            .route(
-                "/guardrails/{id}/assignments/keys/remove",
-                post(unassign_keys),
-            )
+            .route("/guardrails/{id}", get(get_guardrail).patch(update_guardrail).delete(delete_guardrail))
+            .route("/guardrails/{id}/assignments/keys", get(list_guardrail_assignments).post(assign_keys))
+            .route("/guardrails/{id}/assignments/keys/remove", post(unassign_keys))
             .fallback(|| async { api_error(StatusCode::NOT_FOUND, "Resource not found") })
-            .method_not_allowed_fallback(|| async {
-                api_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
-            })
+            .method_not_allowed_fallback(|| async { api_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed") })
             .layer(middleware::from_fn_with_state(self.clone(), gate))
             .with_state(self.clone())
     }
@@ -159,10 +136,7 @@ impl Simulator {
                 tracing::warn!(error = %e, "OpenRouter simulator stopped");
             }
         });
-        Ok(SpawnedSimulator {
-            base_url: format!("http://{addr}/api/v1"),
-            simulator: self,
-        })
+        Ok(SpawnedSimulator { base_url: format!("http://{addr}/api/v1"), simulator: self })
     }
 
     // ---- inspection -------------------------------------------------------------------------
@@ -174,11 +148,7 @@ impl Simulator {
             .iter()
             .map(|k| SimulatedKey {
                 info: k.clone(),
-                guardrail_id: st
-                    .assignments
-                    .iter()
-                    .find(|a| a.key_hash == k.hash)
-                    .map(|a| a.guardrail_id.clone()),
+                guardrail_id: st.assignments.iter().find(|a| a.key_hash == k.hash).map(|a| a.guardrail_id.clone()),
             })
             .collect()
     }
@@ -218,11 +188,7 @@ impl Simulator {
     /// 429 answers also carry `Retry-After: 1`. Rules queue up; the oldest matching one is used.
     pub fn fail_next(&self, path_contains: &str, status: u16, count: u32) {
         if count > 0 {
-            self.lock().faults.push(Fault {
-                pattern: path_contains.to_owned(),
-                status,
-                remaining: count,
-            });
+            self.lock().faults.push(Fault { pattern: path_contains.to_owned(), status, remaining: count });
         }
     }
 
@@ -244,14 +210,10 @@ async fn gate(State(sim): State<Simulator>, req: Request, next: Next) -> Respons
         let mut st = sim.lock();
         st.requests += 1;
         let path = req.uri().path();
-        let fault = st
-            .faults
-            .iter_mut()
-            .find(|f| f.remaining > 0 && path.contains(&f.pattern))
-            .map(|f| {
-                f.remaining -= 1;
-                f.status
-            });
+        let fault = st.faults.iter_mut().find(|f| f.remaining > 0 && path.contains(&f.pattern)).map(|f| {
+            f.remaining -= 1;
+            f.status
+        });
         st.faults.retain(|f| f.remaining > 0);
         (st.latency, fault)
     };
@@ -262,8 +224,7 @@ async fn gate(State(sim): State<Simulator>, req: Request, next: Next) -> Respons
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = api_error(status, default_message(status));
         if status == StatusCode::TOO_MANY_REQUESTS {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         return resp;
     }
@@ -333,11 +294,7 @@ async fn create_key(State(sim): State<Simulator>, body: Bytes) -> Reply {
     let info = KeyInfo {
         hash: hex::encode(Sha256::digest(key.as_bytes())),
         name: b.name,
-        label: format!(
-            "sk-or-v1-{}...{}",
-            &secret_hex[..3],
-            &secret_hex[secret_hex.len() - 4..]
-        ),
+        label: format!("sk-or-v1-{}...{}", &secret_hex[..3], &secret_hex[secret_hex.len() - 4..]),
         disabled: false,
         limit: b.limit,
         limit_remaining: remaining(b.limit, 0.0),
@@ -353,13 +310,8 @@ async fn create_key(State(sim): State<Simulator>, body: Bytes) -> Reply {
         byok_usage_monthly: 0.0,
         created_at: now(),
         updated_at: None,
-        creator_user_id: Some(
-            b.creator_user_id
-                .unwrap_or_else(|| SIMULATOR_USER_ID.into()),
-        ),
-        workspace_id: b
-            .workspace_id
-            .unwrap_or_else(|| DEFAULT_WORKSPACE_ID.into()),
+        creator_user_id: Some(b.creator_user_id.unwrap_or_else(|| SIMULATOR_USER_ID.into())),
+        workspace_id: b.workspace_id.unwrap_or_else(|| DEFAULT_WORKSPACE_ID.into()),
         expires_at,
     };
     sim.lock().keys.push(info.clone());
@@ -379,10 +331,7 @@ async fn list_keys(
         Some("true") => true,
         Some(_) => return Err(bad_request("include_disabled must be true or false")),
     };
-    let workspace = q
-        .get("workspace_id")
-        .map(String::as_str)
-        .unwrap_or(DEFAULT_WORKSPACE_ID);
+    let workspace = q.get("workspace_id").map(String::as_str).unwrap_or(DEFAULT_WORKSPACE_ID);
     let st = sim.lock();
     let data = st
         .keys
@@ -451,13 +400,7 @@ async fn list_guardrails(
 ) -> Reply {
     let (offset, limit) = paging(query)?;
     let st = sim.lock();
-    let data = st
-        .guardrails
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .cloned()
-        .collect();
+    let data = st.guardrails.iter().skip(offset).take(limit).cloned().collect();
     let total_count = st.guardrails.len() as u64;
     Ok(Json(GuardrailPage { data, total_count }).into_response())
 }
@@ -489,10 +432,7 @@ async fn create_guardrail(State(sim): State<Simulator>, body: Bytes) -> Reply {
         include_byok_in_budgets: c.include_byok_in_budgets.unwrap_or(false),
         created_at: now(),
         updated_at: None,
-        workspace_id: Some(
-            c.workspace_id
-                .unwrap_or_else(|| DEFAULT_WORKSPACE_ID.into()),
-        ),
+        workspace_id: Some(c.workspace_id.unwrap_or_else(|| DEFAULT_WORKSPACE_ID.into())),
     };
     sim.lock().guardrails.push(g.clone());
     Ok((StatusCode::CREATED, Json(DataResponse { data: g })).into_response())
@@ -505,20 +445,11 @@ async fn get_guardrail(State(sim): State<Simulator>, Path(id): Path<String>) -> 
     }
 }
 
-async fn update_guardrail(
-    State(sim): State<Simulator>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Reply {
+async fn update_guardrail(State(sim): State<Simulator>, Path(id): Path<String>, body: Bytes) -> Reply {
     let u: UpdateGuardrail = parse_body(&body)?;
     // `Some(None)` (explicit null) clears a list and is always valid.
-    let lists = [
-        &u.allowed_models,
-        &u.allowed_providers,
-        &u.ignored_models,
-        &u.ignored_providers,
-    ]
-    .map(|l| l.as_ref().and_then(Option::as_ref));
+    let lists = [&u.allowed_models, &u.allowed_providers, &u.ignored_models, &u.ignored_providers]
+        .map(|l| l.as_ref().and_then(Option::as_ref));
     check_guardrail_fields(
         u.name.as_ref(),
         u.description.as_ref().and_then(Option::as_deref),
@@ -611,8 +542,7 @@ async fn unassign_keys(State(sim): State<Simulator>, Path(id): Path<String>, bod
         return Err(not_found());
     }
     let before = st.assignments.len();
-    st.assignments
-        .retain(|a| !(a.guardrail_id == id && hashes.contains(&a.key_hash)));
+    st.assignments.retain(|a| !(a.guardrail_id == id && hashes.contains(&a.key_hash)));
     let unassigned_count = (before - st.assignments.len()) as u64;
     Ok(Json(UnassignKeysResponse { unassigned_count }).into_response())
 }
@@ -638,16 +568,9 @@ async fn list_all_assignments(
     Ok(assignment_page(&sim.lock(), None, paging))
 }
 
-fn assignment_page(
-    st: &SimState,
-    guardrail: Option<&str>,
-    (offset, limit): (usize, usize),
-) -> Response {
-    let matching: Vec<&Assignment> = st
-        .assignments
-        .iter()
-        .filter(|a| guardrail.is_none_or(|g| a.guardrail_id == g))
-        .collect();
+fn assignment_page(st: &SimState, guardrail: Option<&str>, (offset, limit): (usize, usize)) -> Response {
+    let matching: Vec<&Assignment> =
+        st.assignments.iter().filter(|a| guardrail.is_none_or(|g| a.guardrail_id == g)).collect();
     let data = matching
         .iter()
         .skip(offset)
@@ -665,11 +588,7 @@ fn assignment_page(
             })
         })
         .collect();
-    Json(KeyAssignmentPage {
-        data,
-        total_count: matching.len() as u64,
-    })
-    .into_response()
+    Json(KeyAssignmentPage { data, total_count: matching.len() as u64 }).into_response()
 }
 
 /// `key_hashes`: `minItems: 1`, items `minLength: 1`; duplicates collapse.
@@ -698,9 +617,7 @@ fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 
 fn check_limit(field: &str, limit: Option<f64>) -> Result<(), ApiError> {
     match limit {
-        Some(l) if l < 0.0 || !l.is_finite() => Err(bad_request(format!(
-            "{field} must be a non-negative number"
-        ))),
+        Some(l) if l < 0.0 || !l.is_finite() => Err(bad_request(format!("{field} must be a non-negative number"))),
         _ => Ok(()),
     }
 }
@@ -730,17 +647,14 @@ fn check_guardrail_fields(
     }
     check_limit("limit_usd", limit_usd)?;
     if lists.iter().any(|l| l.is_some_and(|l| l.is_empty())) {
-        return Err(bad_request(
-            "model and provider lists need at least one entry",
-        ));
+        return Err(bad_request("model and provider lists need at least one entry"));
     }
     Ok(())
 }
 
 /// The spec requires `expires_at` in UTC: `Z` or `+00:00`; any other offset is a 400.
 fn parse_utc(s: &str) -> Result<DateTime<Utc>, ApiError> {
-    let t = DateTime::parse_from_rfc3339(s)
-        .map_err(|_| bad_request("expires_at must be an ISO 8601 timestamp"))?;
+    let t = DateTime::parse_from_rfc3339(s).map_err(|_| bad_request("expires_at must be an ISO 8601 timestamp"))?;
     let utc_suffix = s.ends_with('Z') || s.ends_with('z') || s.ends_with("+00:00");
     if t.offset().local_minus_utc() != 0 || !utc_suffix {
         return Err(bad_request("expires_at must be in UTC"));
@@ -749,9 +663,7 @@ fn parse_utc(s: &str) -> Result<DateTime<Utc>, ApiError> {
 }
 
 /// `offset` (default 0, ≥ 0) and `limit` (default 50, 1..=100) of the guardrail lists.
-fn paging(
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<(usize, usize), ApiError> {
+fn paging(query: Result<Query<HashMap<String, String>>, QueryRejection>) -> Result<(usize, usize), ApiError> {
     let Ok(Query(q)) = query else {
         return Err(bad_request("invalid query string"));
     };
@@ -766,9 +678,7 @@ fn paging(
 fn query_u64(q: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, ApiError> {
     match q.get(name).map(String::as_str) {
         None | Some("") | Some("null") => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| bad_request(format!("{name} must be a non-negative integer"))),
+        Some(v) => v.parse().map_err(|_| bad_request(format!("{name} must be a non-negative integer"))),
     }
 }
 
@@ -786,14 +696,7 @@ fn new_uuid() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -820,36 +723,21 @@ struct ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorEnvelope {
-            error: ErrorBody {
-                code: i64::from(self.status.as_u16()),
-                message: self.message,
-            },
-        };
+        let body = ErrorEnvelope { error: ErrorBody { code: i64::from(self.status.as_u16()), message: self.message } };
         (self.status, Json(body)).into_response()
     }
 }
 
 fn api_error(status: StatusCode, message: &str) -> Response {
-    ApiError {
-        status,
-        message: message.to_owned(),
-    }
-    .into_response()
+    ApiError { status, message: message.to_owned() }.into_response()
 }
 
 fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError {
-        status: StatusCode::BAD_REQUEST,
-        message: message.into(),
-    }
+    ApiError { status: StatusCode::BAD_REQUEST, message: message.into() }
 }
 
 fn not_found() -> ApiError {
-    ApiError {
-        status: StatusCode::NOT_FOUND,
-        message: "Resource not found".into(),
-    }
+    ApiError { status: StatusCode::NOT_FOUND, message: "Resource not found".into() }
 }
 
 #[cfg(test)]

@@ -83,11 +83,7 @@ pub struct CreateKey {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_byok_in_limit: Option<bool>,
     /// Sent as `YYYY-MM-DDTHH:MM:SSZ` (whole seconds): the API rejects non-UTC offsets.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "ser_opt_utc"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_utc")]
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub creator_user_id: Option<String>,
@@ -105,10 +101,7 @@ pub struct CreatedKey {
 
 impl std::fmt::Debug for CreatedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedKey")
-            .field("data", &self.data)
-            .field("key", &"[REDACTED]")
-            .finish()
+        f.debug_struct("CreatedKey").field("data", &self.data).field("key", &"[REDACTED]").finish()
     }
 }
 
@@ -119,17 +112,9 @@ pub struct UpdateKey {
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_some"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_some")]
     pub limit: Option<Option<f64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_some"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_some")]
     pub limit_reset: Option<Option<ResetInterval>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_byok_in_limit: Option<bool>,
@@ -217,47 +202,19 @@ pub struct CreateGuardrail {
 pub struct UpdateGuardrail {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_some"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_some")]
     pub description: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_some"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_some")]
     pub limit_usd: Option<Option<f64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_some"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_some")]
     pub reset_interval: Option<Option<ResetInterval>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_some"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_some")]
     pub allowed_models: Option<Option<Vec<String>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_some"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_some")]
     pub allowed_providers: Option<Option<Vec<String>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_some"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_some")]
     pub ignored_models: Option<Option<Vec<String>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_some"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_some")]
     pub ignored_providers: Option<Option<Vec<String>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_byok_in_budgets: Option<bool>,
@@ -367,10 +324,7 @@ mod tests {
             ..Default::default()
         };
         let v = serde_json::to_value(&body).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"name": "n", "limit": 5.0, "expires_at": "2027-12-31T23:59:59Z"})
-        );
+        assert_eq!(v, serde_json::json!({"name": "n", "limit": 5.0, "expires_at": "2027-12-31T23:59:59Z"}));
     }
 
     #[test]
@@ -378,11 +332,7 @@ mod tests {
         let u: UpdateKey = serde_json::from_str(r#"{"limit": null}"#).unwrap();
         assert_eq!(u.limit, Some(None));
         assert_eq!(u.limit_reset, None);
-        let v = serde_json::to_value(UpdateKey {
-            limit: Some(None),
-            ..Default::default()
-        })
-        .unwrap();
+        let v = serde_json::to_value(UpdateKey { limit: Some(None), ..Default::default() }).unwrap();
         assert_eq!(v, serde_json::json!({"limit": null}));
     }
 

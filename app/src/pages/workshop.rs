@@ -10,19 +10,17 @@ pub fn WorkshopPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let claim = ServerAction::<ClaimKey>::new();
-    let page = Resource::new_blocking(
-        move || (slug(), claim.version().get()),
-        |(slug, _)| load_workshop_page(slug),
-    );
+    let page = Resource::new_blocking(move || (slug(), claim.version().get()), |(slug, _)| load_workshop_page(slug));
+    // A transition, not a suspense: after a claim the old page stays until the new one is ready.
     view! {
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(data) => view! { <Workshop data claim/> }.into_any(),
                     Err(_) => view! { <crate::pages::NotFound/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -69,16 +67,9 @@ fn Workshop(data: PageData, claim: ServerAction<ClaimKey>) -> impl IntoView {
     }
 }
 
-fn window_text(
-    window: WindowState,
-    keys_left: u32,
-    pool_size: u32,
-    zone: &chrono::FixedOffset,
-) -> String {
+fn window_text(window: WindowState, keys_left: u32, pool_size: u32, zone: &chrono::FixedOffset) -> String {
     match window {
-        WindowState::Open { .. } if keys_left == 0 => {
-            "Sold out: every key has been handed out.".into()
-        }
+        WindowState::Open { .. } if keys_left == 0 => "Sold out: every key has been handed out.".into(),
         WindowState::Open { .. } => format!("{keys_left} of {pool_size} keys left"),
         WindowState::NotYetOpen { opens_at } => {
             format!("Claims open {}", format_utc_in(&opens_at, zone))
@@ -102,24 +93,15 @@ fn KeyOrClaim(data: PageData, claim: ServerAction<ClaimKey>) -> impl IntoView {
             <section class="card sign-in">
                 <h2>"Get your key"</h2>
                 <p>"Sign in so that the key is yours: reload or another device shows the same one."</p>
-                <a class="button" href=format!("/auth/dev?next={next}")>"Sign in"</a>
+                <a class="button" rel="external" href=format!("/auth/dev?next={next}")>"Sign in"</a>
             </section>
         }
         .into_any();
     };
     let query = use_query_map();
     let error = move || {
-        let from_action = claim
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.to_string());
-        from_action.or_else(|| {
-            query
-                .read()
-                .get("error")
-                .map(|code| crate::claim::ClaimError::message_for_code(&code))
-        })
+        let from_action = claim.value().get().and_then(|r| r.err()).map(|e| e.to_string());
+        from_action.or_else(|| query.read().get("error").map(|code| crate::claim::ClaimError::message_for_code(&code)))
     };
     let budget = data.workshop.openrouter.budget_usd;
     let expires = format_utc_in(&data.workshop.key_expires_at(), &zone);
@@ -127,7 +109,7 @@ fn KeyOrClaim(data: PageData, claim: ServerAction<ClaimKey>) -> impl IntoView {
         <section class="card claim">
             <h2>"Your key"</h2>
             <p>"Signed in as " <strong>{user.email.clone()}</strong> " (" {user.provider.clone()} ")."</p>
-            <p>{format!("You get a personal OpenRouter key with a ${budget} budget, for the models below, valid until {expires}.")}</p>
+            <p>{format!("You get a personal OpenRouter key with a ${budget:.2} budget, for the models below, valid until {expires}.")}</p>
             <ActionForm action=claim>
                 <input type="hidden" name="slug" value=slug/>
                 <label class="consent">
@@ -154,7 +136,7 @@ fn YourKey(key: MyKey, zone: chrono::FixedOffset) -> impl IntoView {
                 <CopyButton text=key.key.clone()/>
             </div>
             <p class="muted">
-                {format!("Budget ${} (used ${}) · expires {}", key.limit_usd, key.usage_usd, format_utc_in(&key.expires_at, &zone))}
+                {format!("Budget ${:.2} (used ${:.2}) · expires {}", key.limit_usd, key.usage_usd, format_utc_in(&key.expires_at, &zone))}
             </p>
             {(!key.bound).then(|| view! {
                 <p class="muted">"Model restrictions are still being applied to this key."</p>

@@ -67,9 +67,7 @@ impl ClaimStatus {
         match s {
             "reserved" => Ok(ClaimStatus::Reserved),
             "minted" => Ok(ClaimStatus::Minted),
-            other => Err(StoreError::Corrupt(format!(
-                "unknown claim status {other:?}"
-            ))),
+            other => Err(StoreError::Corrupt(format!("unknown claim status {other:?}"))),
         }
     }
 }
@@ -101,10 +99,7 @@ impl std::fmt::Debug for Attendance {
             .field("workshop_slug", &self.workshop_slug)
             .field("status", &self.status)
             .field("key_label", &self.key_label)
-            .field(
-                "or_key_plaintext",
-                &self.or_key_plaintext.as_ref().map(|_| "<redacted>"),
-            )
+            .field("or_key_plaintext", &self.or_key_plaintext.as_ref().map(|_| "<redacted>"))
             .field("limit_usd", &self.limit_usd)
             .field("expires_at", &self.expires_at)
             .field("or_guardrail_id", &self.or_guardrail_id)
@@ -145,19 +140,11 @@ pub struct MintedKey {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates the attendee or refreshes their profile and `last_seen_at`.
-    async fn upsert_attendee(
-        &self,
-        profile: &AttendeeProfile,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Attendee>;
+    async fn upsert_attendee(&self, profile: &AttendeeProfile, now: DateTime<Utc>) -> StoreResult<Attendee>;
     async fn attendee(&self, user_id: &str) -> StoreResult<Option<Attendee>>;
     /// Marketing consent, with when and in which workshop it was given.
-    async fn record_marketing_consent(
-        &self,
-        user_id: &str,
-        workshop_slug: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    async fn record_marketing_consent(&self, user_id: &str, workshop_slug: &str, now: DateTime<Utc>)
+        -> StoreResult<()>;
 
     /// Takes one slot of a pool of `pool_size`, atomically, or reports why not. A `Reserved` row
     /// older than `stale_after` (its minting request died) is handed to the caller again.
@@ -167,12 +154,7 @@ pub trait Store: Send + Sync + 'static {
         pool_size: u32,
         stale_after: chrono::Duration,
     ) -> StoreResult<Reservation>;
-    async fn save_minted_key(
-        &self,
-        user_id: &str,
-        workshop_slug: &str,
-        key: &MintedKey,
-    ) -> StoreResult<()>;
+    async fn save_minted_key(&self, user_id: &str, workshop_slug: &str, key: &MintedKey) -> StoreResult<()>;
     /// The key was assigned to the workshop's guardrail.
     async fn mark_bound(
         &self,
@@ -183,11 +165,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Gives a reserved (never minted) slot back to the pool.
     async fn release_claim(&self, user_id: &str, workshop_slug: &str) -> StoreResult<()>;
-    async fn attendance(
-        &self,
-        user_id: &str,
-        workshop_slug: &str,
-    ) -> StoreResult<Option<Attendance>>;
+    async fn attendance(&self, user_id: &str, workshop_slug: &str) -> StoreResult<Option<Attendance>>;
     /// Slots taken in the pool (reserved or minted).
     async fn claimed_count(&self, workshop_slug: &str) -> StoreResult<u32>;
 

@@ -13,17 +13,13 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .connect(url)
-            .await?;
+        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
     }
 }
 
-const ATTENDEE_COLUMNS: &str =
-    "user_id, email, email_normalized, display_name, auth_provider, marketing_opted_in, \
+const ATTENDEE_COLUMNS: &str = "user_id, email, email_normalized, display_name, auth_provider, marketing_opted_in, \
      marketing_opted_in_at, marketing_opted_in_workshop, first_seen_at, last_seen_at";
 
 fn attendee_from_row(row: &PgRow) -> StoreResult<Attendee> {
@@ -62,16 +58,11 @@ fn attendance_from_row(row: &PgRow) -> StoreResult<Attendance> {
     })
 }
 
-const SELECT_ATTENDANCE: &str =
-    "SELECT * FROM workshop_attendance WHERE user_id = $1 AND workshop_slug = $2";
+const SELECT_ATTENDANCE: &str = "SELECT * FROM workshop_attendance WHERE user_id = $1 AND workshop_slug = $2";
 
 #[async_trait]
 impl Store for PgStore {
-    async fn upsert_attendee(
-        &self,
-        p: &AttendeeProfile,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Attendee> {
+    async fn upsert_attendee(&self, p: &AttendeeProfile, now: DateTime<Utc>) -> StoreResult<Attendee> {
         let row = sqlx::query(&format!(
             "INSERT INTO attendees (user_id, email, email_normalized, display_name, auth_provider, first_seen_at, last_seen_at)
              VALUES ($1, $2, $3, $4, $5, $6, $6)
@@ -91,12 +82,10 @@ impl Store for PgStore {
     }
 
     async fn attendee(&self, user_id: &str) -> StoreResult<Option<Attendee>> {
-        let row = sqlx::query(&format!(
-            "SELECT {ATTENDEE_COLUMNS} FROM attendees WHERE user_id = $1"
-        ))
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(&format!("SELECT {ATTENDEE_COLUMNS} FROM attendees WHERE user_id = $1"))
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(attendee_from_row).transpose()
     }
 
@@ -142,21 +131,17 @@ impl Store for PgStore {
             .await?;
         // The row lock taken here serialises every claim of the workshop until commit, and
         // Postgres re-checks `claimed < $2` after waiting for it: no claim past the pool.
-        let took_slot = sqlx::query(
-            "UPDATE workshop_pool SET claimed = claimed + 1 WHERE workshop_slug = $1 AND claimed < $2",
-        )
-        .bind(&r.workshop_slug)
-        .bind(i64::from(pool_size))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let took_slot =
+            sqlx::query("UPDATE workshop_pool SET claimed = claimed + 1 WHERE workshop_slug = $1 AND claimed < $2")
+                .bind(&r.workshop_slug)
+                .bind(i64::from(pool_size))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
         // Re-read under the pool lock: a parallel request of the same attendee may have won.
-        if let Some(row) = sqlx::query(SELECT_ATTENDANCE)
-            .bind(&r.user_id)
-            .bind(&r.workshop_slug)
-            .fetch_optional(&mut *tx)
-            .await?
+        if let Some(row) =
+            sqlx::query(SELECT_ATTENDANCE).bind(&r.user_id).bind(&r.workshop_slug).fetch_optional(&mut *tx).await?
         {
             tx.rollback().await?;
             return Ok(Reservation::Existing(attendance_from_row(&row)?));
@@ -182,12 +167,7 @@ impl Store for PgStore {
         Ok(Reservation::Reserved(attendance_from_row(&row)?))
     }
 
-    async fn save_minted_key(
-        &self,
-        user_id: &str,
-        workshop_slug: &str,
-        key: &MintedKey,
-    ) -> StoreResult<()> {
+    async fn save_minted_key(&self, user_id: &str, workshop_slug: &str, key: &MintedKey) -> StoreResult<()> {
         sqlx::query(
             "UPDATE workshop_attendance SET status = $3, or_key_hash = $4, or_key_plaintext = $5
              WHERE user_id = $1 AND workshop_slug = $2",
@@ -242,35 +222,24 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn attendance(
-        &self,
-        user_id: &str,
-        workshop_slug: &str,
-    ) -> StoreResult<Option<Attendance>> {
-        let row = sqlx::query(SELECT_ATTENDANCE)
-            .bind(user_id)
-            .bind(workshop_slug)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn attendance(&self, user_id: &str, workshop_slug: &str) -> StoreResult<Option<Attendance>> {
+        let row = sqlx::query(SELECT_ATTENDANCE).bind(user_id).bind(workshop_slug).fetch_optional(&self.pool).await?;
         row.as_ref().map(attendance_from_row).transpose()
     }
 
     async fn claimed_count(&self, workshop_slug: &str) -> StoreResult<u32> {
-        let claimed: Option<i32> =
-            sqlx::query_scalar("SELECT claimed FROM workshop_pool WHERE workshop_slug = $1")
-                .bind(workshop_slug)
-                .fetch_optional(&self.pool)
-                .await?;
+        let claimed: Option<i32> = sqlx::query_scalar("SELECT claimed FROM workshop_pool WHERE workshop_slug = $1")
+            .bind(workshop_slug)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(claimed.unwrap_or(0).try_into().unwrap_or(0))
     }
 
     async fn guardrail_id(&self, workshop_slug: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT guardrail_id FROM workshop_guardrails WHERE workshop_slug = $1",
-        )
-        .bind(workshop_slug)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar("SELECT guardrail_id FROM workshop_guardrails WHERE workshop_slug = $1")
+            .bind(workshop_slug)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn save_guardrail_id(&self, workshop_slug: &str, guardrail_id: &str) -> StoreResult<()> {
@@ -296,16 +265,11 @@ async fn take_over_if_stale(
     if existing.status != ClaimStatus::Reserved || now - existing.reserved_at < stale_after {
         return Ok(Reservation::Existing(existing));
     }
-    sqlx::query(
-        "UPDATE workshop_attendance SET reserved_at = $3 WHERE user_id = $1 AND workshop_slug = $2",
-    )
-    .bind(&existing.user_id)
-    .bind(&existing.workshop_slug)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(Reservation::Reserved(Attendance {
-        reserved_at: now,
-        ..existing
-    }))
+    sqlx::query("UPDATE workshop_attendance SET reserved_at = $3 WHERE user_id = $1 AND workshop_slug = $2")
+        .bind(&existing.user_id)
+        .bind(&existing.workshop_slug)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Reservation::Reserved(Attendance { reserved_at: now, ..existing }))
 }

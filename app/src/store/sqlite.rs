@@ -7,9 +7,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::Row;
 
 use super::*;
@@ -26,15 +24,8 @@ impl SqliteStore {
             .busy_timeout(std::time::Duration::from_secs(30))
             .foreign_keys(true);
         // An in-memory database exists per connection: keep exactly one.
-        let max = if url.contains(":memory:") || url.contains("mode=memory") {
-            1
-        } else {
-            8
-        };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max)
-            .connect_with(options)
-            .await?;
+        let max = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 8 };
+        let pool = SqlitePoolOptions::new().max_connections(max).connect_with(options).await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
     }
@@ -81,16 +72,11 @@ fn attendance_from_row(row: &SqliteRow) -> StoreResult<Attendance> {
     })
 }
 
-const SELECT_ATTENDANCE: &str =
-    "SELECT * FROM workshop_attendance WHERE user_id = ?1 AND workshop_slug = ?2";
+const SELECT_ATTENDANCE: &str = "SELECT * FROM workshop_attendance WHERE user_id = ?1 AND workshop_slug = ?2";
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn upsert_attendee(
-        &self,
-        p: &AttendeeProfile,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Attendee> {
+    async fn upsert_attendee(&self, p: &AttendeeProfile, now: DateTime<Utc>) -> StoreResult<Attendee> {
         let row = sqlx::query(
             "INSERT INTO attendees (user_id, email, email_normalized, display_name, auth_provider, first_seen_at, last_seen_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
@@ -110,10 +96,8 @@ impl Store for SqliteStore {
     }
 
     async fn attendee(&self, user_id: &str) -> StoreResult<Option<Attendee>> {
-        let row = sqlx::query("SELECT * FROM attendees WHERE user_id = ?1")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT * FROM attendees WHERE user_id = ?1").bind(user_id).fetch_optional(&self.pool).await?;
         row.as_ref().map(attendee_from_row).transpose()
     }
 
@@ -142,27 +126,21 @@ impl Store for SqliteStore {
         stale_after: chrono::Duration,
     ) -> StoreResult<Reservation> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(row) = sqlx::query(SELECT_ATTENDANCE)
-            .bind(&r.user_id)
-            .bind(&r.workshop_slug)
-            .fetch_optional(&mut *tx)
-            .await?
+        if let Some(row) =
+            sqlx::query(SELECT_ATTENDANCE).bind(&r.user_id).bind(&r.workshop_slug).fetch_optional(&mut *tx).await?
         {
             let existing = attendance_from_row(&row)?;
-            if existing.status == ClaimStatus::Reserved
-                && r.now - existing.reserved_at >= stale_after
-            {
-                sqlx::query("UPDATE workshop_attendance SET reserved_at = ?3 WHERE user_id = ?1 AND workshop_slug = ?2")
-                    .bind(&r.user_id)
-                    .bind(&r.workshop_slug)
-                    .bind(r.now)
-                    .execute(&mut *tx)
-                    .await?;
+            if existing.status == ClaimStatus::Reserved && r.now - existing.reserved_at >= stale_after {
+                sqlx::query(
+                    "UPDATE workshop_attendance SET reserved_at = ?3 WHERE user_id = ?1 AND workshop_slug = ?2",
+                )
+                .bind(&r.user_id)
+                .bind(&r.workshop_slug)
+                .bind(r.now)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
-                return Ok(Reservation::Reserved(Attendance {
-                    reserved_at: r.now,
-                    ..existing
-                }));
+                return Ok(Reservation::Reserved(Attendance { reserved_at: r.now, ..existing }));
             }
             tx.rollback().await?;
             return Ok(Reservation::Existing(existing));
@@ -171,15 +149,14 @@ impl Store for SqliteStore {
             .bind(&r.workshop_slug)
             .execute(&mut *tx)
             .await?;
-        let took_slot = sqlx::query(
-            "UPDATE workshop_pool SET claimed = claimed + 1 WHERE workshop_slug = ?1 AND claimed < ?2",
-        )
-        .bind(&r.workshop_slug)
-        .bind(i64::from(pool_size))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let took_slot =
+            sqlx::query("UPDATE workshop_pool SET claimed = claimed + 1 WHERE workshop_slug = ?1 AND claimed < ?2")
+                .bind(&r.workshop_slug)
+                .bind(i64::from(pool_size))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
         if !took_slot {
             tx.rollback().await?;
             return Ok(Reservation::PoolFull);
@@ -201,12 +178,7 @@ impl Store for SqliteStore {
         Ok(Reservation::Reserved(attendance_from_row(&row)?))
     }
 
-    async fn save_minted_key(
-        &self,
-        user_id: &str,
-        workshop_slug: &str,
-        key: &MintedKey,
-    ) -> StoreResult<()> {
+    async fn save_minted_key(&self, user_id: &str, workshop_slug: &str, key: &MintedKey) -> StoreResult<()> {
         sqlx::query(
             "UPDATE workshop_attendance SET status = ?3, or_key_hash = ?4, or_key_plaintext = ?5
              WHERE user_id = ?1 AND workshop_slug = ?2",
@@ -261,35 +233,24 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn attendance(
-        &self,
-        user_id: &str,
-        workshop_slug: &str,
-    ) -> StoreResult<Option<Attendance>> {
-        let row = sqlx::query(SELECT_ATTENDANCE)
-            .bind(user_id)
-            .bind(workshop_slug)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn attendance(&self, user_id: &str, workshop_slug: &str) -> StoreResult<Option<Attendance>> {
+        let row = sqlx::query(SELECT_ATTENDANCE).bind(user_id).bind(workshop_slug).fetch_optional(&self.pool).await?;
         row.as_ref().map(attendance_from_row).transpose()
     }
 
     async fn claimed_count(&self, workshop_slug: &str) -> StoreResult<u32> {
-        let claimed: Option<i64> =
-            sqlx::query_scalar("SELECT claimed FROM workshop_pool WHERE workshop_slug = ?1")
-                .bind(workshop_slug)
-                .fetch_optional(&self.pool)
-                .await?;
+        let claimed: Option<i64> = sqlx::query_scalar("SELECT claimed FROM workshop_pool WHERE workshop_slug = ?1")
+            .bind(workshop_slug)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(claimed.unwrap_or(0).try_into().unwrap_or(0))
     }
 
     async fn guardrail_id(&self, workshop_slug: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT guardrail_id FROM workshop_guardrails WHERE workshop_slug = ?1",
-        )
-        .bind(workshop_slug)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar("SELECT guardrail_id FROM workshop_guardrails WHERE workshop_slug = ?1")
+            .bind(workshop_slug)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn save_guardrail_id(&self, workshop_slug: &str, guardrail_id: &str) -> StoreResult<()> {

@@ -11,11 +11,7 @@ use crate::workshops::WindowState;
 
 /// A time in the workshop's own zone (the venue's), e.g. "Wed 15 Apr 2026, 14:00 (UTC+02:00)".
 pub fn format_local(at: &DateTime<FixedOffset>) -> String {
-    format!(
-        "{} (UTC{})",
-        at.format("%a %-d %b %Y, %H:%M"),
-        at.format("%:z")
-    )
+    format!("{} (UTC{})", at.format("%a %-d %b %Y, %H:%M"), at.format("%:z"))
 }
 
 pub fn format_utc_in(at: &DateTime<Utc>, zone: &FixedOffset) -> String {

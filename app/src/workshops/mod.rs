@@ -3,9 +3,7 @@
 mod spec;
 mod window;
 
-pub use spec::{
-    parse, GuardrailSettings, Model, OpenRouterSettings, ResetInterval, SpecError, Workshop,
-};
+pub use spec::{parse, GuardrailSettings, Model, OpenRouterSettings, ResetInterval, SpecError, Workshop};
 pub use window::WindowState;
 
 #[cfg(feature = "ssr")]
@@ -21,15 +19,9 @@ mod embedded {
     static ALL: LazyLock<Vec<Workshop>> = LazyLock::new(|| {
         let mut all: Vec<Workshop> = EMBEDDED
             .iter()
-            .map(|(slug, yaml)| {
-                super::parse(slug, yaml).unwrap_or_else(|e| panic!("workshops/{slug}.yaml: {e}"))
-            })
+            .map(|(slug, yaml)| super::parse(slug, yaml).unwrap_or_else(|e| panic!("workshops/{slug}.yaml: {e}")))
             .collect();
-        all.sort_by(|a, b| {
-            a.starts_at
-                .cmp(&b.starts_at)
-                .then_with(|| a.slug.cmp(&b.slug))
-        });
+        all.sort_by(|a, b| a.starts_at.cmp(&b.starts_at).then_with(|| a.slug.cmp(&b.slug)));
         all
     });
 
@@ -45,3 +37,6 @@ mod embedded {
 
 #[cfg(feature = "ssr")]
 pub use embedded::{all, find};
+
+#[cfg(test)]
+mod spec_tests;

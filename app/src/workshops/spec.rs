@@ -101,10 +101,7 @@ impl fmt::Display for SpecError {
 }
 
 fn error(field: impl Into<String>, message: impl Into<String>) -> SpecError {
-    SpecError {
-        field: field.into(),
-        message: message.into(),
-    }
+    SpecError { field: field.into(), message: message.into() }
 }
 
 /// Parses and validates one workshop file; `file_stem` is its name without `.yaml`.
@@ -125,24 +122,13 @@ impl Workshop {
     /// Every rule a workshop file must satisfy beyond its shape.
     pub fn validate(&self, file_stem: &str) -> Result<(), SpecError> {
         if self.slug != file_stem {
-            return Err(error(
-                "slug",
-                format!("`{}` must equal the file name `{file_stem}`", self.slug),
-            ));
+            return Err(error("slug", format!("`{}` must equal the file name `{file_stem}`", self.slug)));
         }
-        if self.slug.is_empty()
-            || !self
-                .slug
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        if self.slug.is_empty() || !self.slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
             return Err(error("slug", "must be non-empty and only a-z, 0-9 and -"));
         }
-        for (field, value) in [
-            ("name", &self.name),
-            ("event", &self.event),
-            ("location", &self.location),
-        ] {
+        for (field, value) in [("name", &self.name), ("event", &self.event), ("location", &self.location)] {
             if value.trim().is_empty() {
                 return Err(error(field, "must not be empty"));
             }
@@ -172,36 +158,21 @@ impl Workshop {
                 ));
             }
             if !seen.insert(model.id.as_str()) {
-                return Err(error(
-                    format!("openrouter.models[{i}].id"),
-                    format!("`{}` is listed twice", model.id),
-                ));
+                return Err(error(format!("openrouter.models[{i}].id"), format!("`{}` is listed twice", model.id)));
             }
             if model.label.trim().is_empty() {
-                return Err(error(
-                    format!("openrouter.models[{i}].label"),
-                    "must not be empty",
-                ));
+                return Err(error(format!("openrouter.models[{i}].label"), "must not be empty"));
             }
             if model.price_in_per_mtok < Decimal::ZERO {
-                return Err(error(
-                    format!("openrouter.models[{i}].price_in_per_mtok"),
-                    "must not be negative",
-                ));
+                return Err(error(format!("openrouter.models[{i}].price_in_per_mtok"), "must not be negative"));
             }
             if model.price_out_per_mtok < Decimal::ZERO {
-                return Err(error(
-                    format!("openrouter.models[{i}].price_out_per_mtok"),
-                    "must not be negative",
-                ));
+                return Err(error(format!("openrouter.models[{i}].price_out_per_mtok"), "must not be negative"));
             }
         }
         let guardrail = &or.guardrail;
         if guardrail.cap_usd < or.budget_usd {
-            return Err(error(
-                "openrouter.guardrail.cap_usd",
-                "must be at least openrouter.budget_usd",
-            ));
+            return Err(error("openrouter.guardrail.cap_usd", "must be at least openrouter.budget_usd"));
         }
         if guardrail.max_keys < 1 {
             return Err(error("openrouter.guardrail.max_keys", "must be at least 1"));
@@ -222,10 +193,7 @@ fn is_model_id(id: &str) -> bool {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
     match id.split_once('/') {
         Some((vendor, model)) => {
-            !vendor.is_empty()
-                && !model.is_empty()
-                && vendor.chars().all(allowed)
-                && model.chars().all(allowed)
+            !vendor.is_empty() && !model.is_empty() && vendor.chars().all(allowed) && model.chars().all(allowed)
         }
         None => false,
     }

@@ -35,8 +35,7 @@ impl Workshop {
 
     /// When a key minted for this workshop stops working: `ends_at` + buffer, in UTC.
     pub fn key_expires_at(&self) -> DateTime<Utc> {
-        self.ends_at.with_timezone(&Utc)
-            + chrono::Duration::minutes(i64::from(self.openrouter.expires_buffer_minutes))
+        self.ends_at.with_timezone(&Utc) + chrono::Duration::minutes(i64::from(self.openrouter.expires_buffer_minutes))
     }
 
     /// The one guardrail OpenRouter holds for this workshop.

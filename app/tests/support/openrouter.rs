@@ -4,14 +4,10 @@
 use app::openrouter::{OpenRouterClient, Simulator, SpawnedSimulator};
 
 /// Shaped like a real management key so redaction is tested against the real format.
-pub const MGMT_KEY: &str =
-    "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+pub const MGMT_KEY: &str = "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 pub async fn spawn() -> (SpawnedSimulator, OpenRouterClient) {
-    let spawned = Simulator::new(MGMT_KEY)
-        .spawn()
-        .await
-        .expect("bind loopback");
+    let spawned = Simulator::new(MGMT_KEY).spawn().await.expect("bind loopback");
     let client = OpenRouterClient::new(spawned.base_url.clone(), MGMT_KEY);
     (spawned, client)
 }

@@ -1,0 +1,263 @@
+//! The mint flow end to end against the simulator over real HTTP and a real SQLite database:
+//! reserve → ensure guardrail → create key → assign → save.
+#![cfg(feature = "ssr")]
+
+mod support;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use leptos::config::LeptosOptions;
+
+use app::auth::session::SessionKeys;
+use app::auth::SessionUser;
+use app::claim::mint::claim;
+use app::claim::ClaimError;
+use app::openrouter::{OpenRouterClient, Simulator};
+use app::state::AppState;
+use app::store::{AttendeeProfile, ClaimStatus};
+use app::workshops::{parse, Workshop};
+
+const MGMT_KEY: &str = "sk-or-v1-management-test";
+
+struct Harness {
+    state: AppState,
+    simulator: Simulator,
+    _db: support::db::SqliteGuard,
+}
+
+async fn harness() -> Harness {
+    let (store, db) = support::db::sqlite_store().await;
+    let spawned = Simulator::new(MGMT_KEY).spawn().await.unwrap();
+    let state = AppState {
+        store,
+        openrouter: Arc::new(OpenRouterClient::new(spawned.base_url.clone(), MGMT_KEY)),
+        session: SessionKeys::new(&[1; 32], false),
+        demo: true,
+        leptos_options: LeptosOptions::builder().output_name("minter").build(),
+        guardrail_lock: Arc::default(),
+    };
+    Harness { state, simulator: spawned.simulator, _db: db }
+}
+
+/// A workshop whose window is open now, with a pool of `max_keys` keys of $2.
+fn workshop(max_keys: u32) -> Workshop {
+    let yaml = format!(
+        r#"
+slug: flow
+name: Flow test
+event: Tests
+location: Loopback
+starts_at: "2026-01-01T10:00:00+01:00"
+ends_at: "2036-01-01T12:00:00+01:00"
+claims_open_at: "2026-01-01T09:00:00+01:00"
+claims_close_at: "2036-01-01T12:00:00+01:00"
+openrouter:
+  budget_usd: 2
+  key_label_prefix: flow
+  expires_buffer_minutes: 30
+  models:
+    - {{ id: openai/gpt-4o-mini, label: Mini, price_in_per_mtok: 0.15, price_out_per_mtok: 0.6 }}
+    - {{ id: meta-llama/llama-3.1-8b-instruct, label: Llama, price_in_per_mtok: 0.02, price_out_per_mtok: 0.05 }}
+  guardrail: {{ cap_usd: 1000, reset_interval: weekly, max_keys: {max_keys} }}
+"#
+    );
+    parse("flow", &yaml).unwrap()
+}
+
+async fn user(state: &AppState, name: &str) -> SessionUser {
+    let email = format!("{name}@example.org");
+    let profile = AttendeeProfile {
+        user_id: format!("dev|{email}"),
+        email: email.clone(),
+        email_normalized: email.clone(),
+        display_name: name.into(),
+        auth_provider: "dev".into(),
+    };
+    state.store.upsert_attendee(&profile, Utc::now()).await.unwrap();
+    SessionUser { user_id: profile.user_id, email, name: name.into(), provider: "dev".into() }
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+#[tokio::test]
+async fn claim_mints_a_bound_key_with_the_workshops_limits() {
+    let h = harness().await;
+    let w = workshop(10);
+    let ada = user(&h.state, "ada").await;
+    let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
+
+    assert_eq!(row.status, ClaimStatus::Minted);
+    let key = row.or_key_plaintext.clone().unwrap();
+    assert!(key.starts_with("sk-or-v1-"));
+    assert!(row.key_label.starts_with("flow-"));
+    assert!(row.guardrail_attached_at.is_some(), "bound");
+
+    let guardrails = h.simulator.guardrails();
+    assert_eq!(guardrails.len(), 1);
+    let guardrail = &guardrails[0];
+    assert_eq!(guardrail.name, "workshop-flow");
+    assert_eq!(guardrail.limit_usd, Some(1000.0));
+    assert_eq!(
+        guardrail.allowed_models.as_deref(),
+        Some(&["openai/gpt-4o-mini".to_string(), "meta-llama/llama-3.1-8b-instruct".to_string()][..])
+    );
+
+    let keys = h.simulator.keys();
+    assert_eq!(keys.len(), 1);
+    let minted = &keys[0];
+    assert_eq!(minted.info.name, row.key_label);
+    assert_eq!(minted.info.limit, Some(2.0));
+    assert_eq!(minted.info.expires_at, Some(w.key_expires_at()));
+    assert_eq!(w.key_expires_at().to_rfc3339(), "2036-01-01T11:30:00+00:00", "ends_at + 30 min, in UTC");
+    assert_eq!(minted.guardrail_id.as_deref(), Some(guardrail.id.as_str()));
+    assert_eq!(row.or_guardrail_id.as_deref(), Some(guardrail.id.as_str()));
+
+    // Claiming again (reload, second device) returns the same key and calls nothing.
+    let before = h.simulator.request_count();
+    let again = claim(&h.state, &ada, &w, false, now()).await.unwrap();
+    assert_eq!(again.or_key_plaintext.as_deref(), Some(key.as_str()));
+    assert_eq!(h.simulator.request_count(), before);
+}
+
+#[tokio::test]
+async fn later_claims_reuse_the_stored_guardrail_two_calls_each() {
+    let h = harness().await;
+    let w = workshop(10);
+    let first = user(&h.state, "first").await;
+    claim(&h.state, &first, &w, false, now()).await.unwrap();
+    let before = h.simulator.request_count();
+    let second = user(&h.state, "second").await;
+    claim(&h.state, &second, &w, false, now()).await.unwrap();
+    assert_eq!(h.simulator.request_count() - before, 2, "create key + assign");
+}
+
+#[tokio::test]
+async fn twenty_parallel_submits_yield_exactly_one_key() {
+    let h = harness().await;
+    let w = workshop(10);
+    let ada = user(&h.state, "ada").await;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (state, ada, w) = (h.state.clone(), ada.clone(), w.clone());
+            tokio::spawn(async move { claim(&state, &ada, &w, false, now()).await })
+        })
+        .collect();
+    let mut keys = Vec::new();
+    for task in tasks {
+        keys.push(task.await.unwrap().unwrap().or_key_plaintext.unwrap());
+    }
+    keys.dedup();
+    assert_eq!(keys.len(), 1, "every submit sees the same key");
+    assert_eq!(h.simulator.key_count(), 1, "OpenRouter minted once");
+    assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn first_claims_racing_create_one_guardrail_and_the_pool_is_exact() {
+    let h = harness().await;
+    let w = workshop(5);
+    let mut users = Vec::new();
+    for i in 0..12 {
+        users.push(user(&h.state, &format!("u{i}")).await);
+    }
+    let tasks: Vec<_> = users
+        .into_iter()
+        .map(|u| {
+            let (state, w) = (h.state.clone(), w.clone());
+            tokio::spawn(async move { claim(&state, &u, &w, false, now()).await })
+        })
+        .collect();
+    let (mut ok, mut full) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(ClaimError::PoolFull) => full += 1,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((ok, full), (5, 7));
+    assert_eq!(h.simulator.key_count(), 5);
+    assert_eq!(h.simulator.guardrails().len(), 1);
+}
+
+#[tokio::test]
+async fn pool_counts_the_budget_cap_too() {
+    let h = harness().await;
+    // cap 5 USD / budget 2 USD = 2 keys, although max_keys is 10.
+    let mut w = workshop(10);
+    w.openrouter.guardrail.cap_usd = 5.into();
+    for name in ["a", "b"] {
+        let u = user(&h.state, name).await;
+        claim(&h.state, &u, &w, false, now()).await.unwrap();
+    }
+    let c = user(&h.state, "c").await;
+    assert_eq!(claim(&h.state, &c, &w, false, now()).await.unwrap_err(), ClaimError::PoolFull);
+}
+
+#[tokio::test]
+async fn failed_assignment_still_gives_the_key_unbound() {
+    let h = harness().await;
+    let w = workshop(10);
+    // Ensure the guardrail first so the injected fault hits the assignment.
+    let first = user(&h.state, "first").await;
+    claim(&h.state, &first, &w, false, now()).await.unwrap();
+
+    h.simulator.fail_next("/assignments/keys", 500, 1);
+    let ada = user(&h.state, "ada").await;
+    let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
+    assert!(row.or_key_plaintext.is_some(), "the attendee has the key");
+    assert!(row.guardrail_attached_at.is_none(), "and the row is unbound");
+    let simulated = h.simulator.keys().into_iter().find(|k| k.info.hash == row.or_key_hash.clone().unwrap()).unwrap();
+    assert_eq!(simulated.guardrail_id, None);
+}
+
+#[tokio::test]
+async fn failed_key_creation_releases_the_slot_and_says_busy() {
+    let h = harness().await;
+    let w = workshop(1);
+    let first = user(&h.state, "first").await;
+    h.simulator.fail_next("/keys", 503, 1);
+    // The guardrail is created first (its path does not contain /keys), then POST /keys fails.
+    assert_eq!(claim(&h.state, &first, &w, false, now()).await.unwrap_err(), ClaimError::Busy);
+    assert_eq!(h.simulator.key_count(), 0);
+    assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 0);
+    assert!(h.state.store.attendance(&first.user_id, "flow").await.unwrap().is_none());
+    // The slot is free again: the retry succeeds.
+    assert!(claim(&h.state, &first, &w, false, now()).await.is_ok());
+}
+
+#[tokio::test]
+async fn claims_outside_the_window_are_refused_and_change_nothing() {
+    let h = harness().await;
+    let w = workshop(10);
+    let ada = user(&h.state, "ada").await;
+    let opens_at = w.claims_open_at.with_timezone(&Utc);
+    let early = opens_at - Duration::minutes(1);
+    assert_eq!(claim(&h.state, &ada, &w, true, early).await.unwrap_err(), ClaimError::NotOpenYet { opens_at });
+    let late = w.claims_close_at.with_timezone(&Utc) + Duration::seconds(1);
+    assert_eq!(claim(&h.state, &ada, &w, true, late).await.unwrap_err(), ClaimError::Closed);
+    let mut inactive = w.clone();
+    inactive.is_active = false;
+    assert_eq!(claim(&h.state, &ada, &inactive, true, now()).await.unwrap_err(), ClaimError::Inactive);
+
+    assert_eq!(h.simulator.request_count(), 0);
+    assert!(h.state.store.attendance(&ada.user_id, "flow").await.unwrap().is_none());
+    assert!(!h.state.store.attendee(&ada.user_id).await.unwrap().unwrap().marketing_opted_in, "consent not stored");
+}
+
+#[tokio::test]
+async fn consent_is_stored_only_when_ticked() {
+    let h = harness().await;
+    let w = workshop(10);
+    let (yes, no) = (user(&h.state, "yes").await, user(&h.state, "no").await);
+    claim(&h.state, &yes, &w, true, now()).await.unwrap();
+    claim(&h.state, &no, &w, false, now()).await.unwrap();
+    let yes = h.state.store.attendee(&yes.user_id).await.unwrap().unwrap();
+    assert!(yes.marketing_opted_in);
+    assert_eq!(yes.marketing_opted_in_workshop.as_deref(), Some("flow"));
+    assert!(yes.marketing_opted_in_at.is_some());
+    assert!(!h.state.store.attendee(&no.user_id).await.unwrap().unwrap().marketing_opted_in);
+}

@@ -1,0 +1,160 @@
+//! The real router over real HTTP on loopback: demo sign-in, pages, the claim server function.
+
+use std::net::SocketAddr;
+
+use leptos::config::LeptosOptions;
+use leptos::server_fn::ServerFn;
+use reqwest::header::{ACCEPT, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+
+use app::claim::{ClaimKey, MyKey};
+use server::config::Config;
+
+struct TestServer {
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+async fn start(demo: bool) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/routes.db", dir.path().display());
+    let config = Config::from_lookup(|name| match name {
+        "MINTER_DEMO" => Some(if demo { "1" } else { "0" }.into()),
+        "DATABASE_URL" => Some(db.clone()),
+        // Outside demo mode: a real-looking configuration pointing at a closed port.
+        "OPENROUTER_MANAGEMENT_KEY" if !demo => Some("sk-or-v1-test".into()),
+        "OPENROUTER_BASE_URL" if !demo => Some("http://127.0.0.1:9/api/v1".into()),
+        "SESSION_SECRET" if !demo => Some("x".repeat(32)),
+        _ => None,
+    })
+    .unwrap();
+    let options = LeptosOptions::builder().output_name("minter").site_root("target/site").build();
+    let state = server::build_state(&config, options).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, server::router(state)).await.unwrap() });
+    TestServer { addr, _dir: dir }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+}
+
+/// Signs in through the demo form and returns the session cookie (`name=value`).
+async fn sign_in(server: &TestServer, email: &str) -> String {
+    let response = client()
+        .post(server.url("/auth/dev"))
+        .form(&[("email", email), ("name", "Ada"), ("next", "/w/demo")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/w/demo");
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+async fn claim(server: &TestServer, cookie: Option<&str>) -> reqwest::Response {
+    let mut request =
+        client().post(server.url(ClaimKey::PATH)).header(ACCEPT, "application/json").form(&[("slug", "demo")]);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn demo_sign_in_then_claim_then_same_key() {
+    let server = start(true).await;
+    let cookie = sign_in(&server, "ada@example.org").await;
+
+    let first: MyKey = claim(&server, Some(&cookie)).await.json().await.unwrap();
+    assert!(first.key.starts_with("sk-or-v1-"));
+    assert!(first.bound);
+    let second: MyKey = claim(&server, Some(&cookie)).await.json().await.unwrap();
+    assert_eq!(first, second);
+
+    // The page, rendered on the server, shows the key to its owner only.
+    let page =
+        client().get(server.url("/w/demo")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&first.key));
+    let anonymous = client().get(server.url("/w/demo")).send().await.unwrap().text().await.unwrap();
+    assert!(!anonymous.contains(&first.key));
+    assert!(anonymous.contains("Build with LLMs: demo workshop"));
+}
+
+#[tokio::test]
+async fn claim_without_a_session_is_refused() {
+    let server = start(true).await;
+    let response = claim(&server, None).await;
+    assert!(!response.status().is_success());
+    assert!(response.text().await.unwrap().contains("NotSignedIn"));
+    let forged = claim(&server, Some("minter_session=eyJhbGciOiJIUzI1NiJ9.e30.bad")).await;
+    assert!(forged.text().await.unwrap().contains("NotSignedIn"));
+}
+
+#[tokio::test]
+async fn plain_form_claim_redirects_back_with_an_error_code() {
+    let server = start(true).await;
+    let response = client()
+        .post(server.url(ClaimKey::PATH))
+        .header(ACCEPT, "text/html")
+        .header("referer", server.url("/w/demo"))
+        .form(&[("slug", "demo")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(response.headers()[LOCATION], "/w/demo?error=signed-out");
+}
+
+#[tokio::test]
+async fn demo_sign_in_refuses_bad_input_and_foreign_next() {
+    let server = start(true).await;
+    let bad = client()
+        .post(server.url("/auth/dev"))
+        .form(&[("email", "not-an-email"), ("name", "Ada")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.headers().get(SET_COOKIE).is_none());
+    assert!(bad.text().await.unwrap().contains("valid email"));
+
+    for next in ["https://evil.example", "//evil.example", "/\\evil.example"] {
+        let response = client()
+            .post(server.url("/auth/dev"))
+            .form(&[("email", "a@example.org"), ("name", "A"), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[LOCATION], "/", "{next}");
+    }
+}
+
+#[tokio::test]
+async fn demo_routes_do_not_exist_outside_demo_mode() {
+    let server = start(false).await;
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let response = client().request(method.clone(), server.url("/auth/dev")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method}");
+    }
+    let page = client().get(server.url("/w/demo")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("demo-banner"));
+}
+
+#[tokio::test]
+async fn unknown_workshop_is_a_404_page() {
+    let server = start(true).await;
+    let response = client().get(server.url("/w/no-such-workshop")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.text().await.unwrap().contains("Not found"));
+}
