@@ -14,8 +14,8 @@ if command -v pg_lsclusters >/dev/null && ! pg_lsclusters --no-header | grep -q 
 fi
 
 echo "==> unit, contract and integration tests"
-cargo test -p app --features ssr
-cargo test -p server
+# One invocation, so app and server share one build of their dependencies.
+cargo test -p app -p server --features app/ssr
 
 echo "==> a broken workshop file fails the build, naming the file and the field"
 broken=workshops/zz-broken-check.yaml

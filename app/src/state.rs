@@ -17,9 +17,18 @@ pub struct AppState {
     /// `MINTER_DEMO=1`: dev sign-in and the demo banner.
     pub demo: bool,
     pub leptos_options: LeptosOptions,
-    /// Held while a workshop's guardrail is looked up or created, so a burst of first claims
-    /// creates one guardrail, not one per request.
-    pub guardrail_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Workshops whose guardrail this process has compared with the YAML (drift repair).
+    pub guardrails_checked: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+impl AppState {
+    pub fn guardrail_checked(&self, slug: &str) -> bool {
+        self.guardrails_checked.lock().unwrap_or_else(|e| e.into_inner()).contains(slug)
+    }
+
+    pub fn mark_guardrail_checked(&self, slug: &str) {
+        self.guardrails_checked.lock().unwrap_or_else(|e| e.into_inner()).insert(slug.to_string());
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -13,7 +13,9 @@ use app::auth::session::SessionKeys;
 use app::auth::SessionUser;
 use app::claim::mint::claim;
 use app::claim::ClaimError;
-use app::openrouter::{OpenRouterClient, Simulator};
+use std::time::Duration as StdDuration;
+
+use app::openrouter::{OpenRouterClient, RetryPolicy, Simulator};
 use app::state::AppState;
 use app::store::{AttendeeProfile, ClaimStatus};
 use app::workshops::{parse, Workshop};
@@ -29,15 +31,23 @@ struct Harness {
 async fn harness() -> Harness {
     let (store, db) = support::db::sqlite_store().await;
     let spawned = Simulator::new(MGMT_KEY).spawn().await.unwrap();
-    let state = AppState {
+    let state = state_for(store, &spawned.base_url);
+    Harness { state, simulator: spawned.simulator, _db: db }
+}
+
+/// A server's state (one replica) over `store`, with fast retries and a short timeout.
+fn state_for(store: Arc<dyn app::store::Store>, base_url: &str) -> AppState {
+    let client = OpenRouterClient::new(base_url, MGMT_KEY)
+        .with_retry_policy(RetryPolicy::new(4, StdDuration::from_millis(5), StdDuration::from_millis(20)))
+        .with_timeout(StdDuration::from_millis(400));
+    AppState {
         store,
-        openrouter: Arc::new(OpenRouterClient::new(spawned.base_url.clone(), MGMT_KEY)),
+        openrouter: Arc::new(client),
         session: SessionKeys::new(&[1; 32], false),
         demo: true,
         leptos_options: LeptosOptions::builder().output_name("minter").build(),
-        guardrail_lock: Arc::default(),
-    };
-    Harness { state, simulator: spawned.simulator, _db: db }
+        guardrails_checked: Arc::default(),
+    }
 }
 
 /// A workshop whose window is open now, with a pool of `max_keys` keys of $2.
@@ -88,6 +98,7 @@ async fn claim_mints_a_bound_key_with_the_workshops_limits() {
     let w = workshop(10);
     let ada = user(&h.state, "ada").await;
     let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
+    assert_eq!(h.simulator.request_count(), 4, "find guardrail, create it, create key, assign");
 
     assert_eq!(row.status, ClaimStatus::Minted);
     let key = row.or_key_plaintext.clone().unwrap();
@@ -205,7 +216,7 @@ async fn failed_assignment_still_gives_the_key_unbound() {
     let first = user(&h.state, "first").await;
     claim(&h.state, &first, &w, false, now()).await.unwrap();
 
-    h.simulator.fail_next("/assignments/keys", 500, 1);
+    h.simulator.fail_next("/assignments/keys", 500, 10);
     let ada = user(&h.state, "ada").await;
     let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
     assert!(row.or_key_plaintext.is_some(), "the attendee has the key");
@@ -219,13 +230,13 @@ async fn failed_key_creation_releases_the_slot_and_says_busy() {
     let h = harness().await;
     let w = workshop(1);
     let first = user(&h.state, "first").await;
-    h.simulator.fail_next("/keys", 503, 1);
-    // The guardrail is created first (its path does not contain /keys), then POST /keys fails.
+    h.simulator.fail_next("POST ^/keys$", 503, 10);
     assert_eq!(claim(&h.state, &first, &w, false, now()).await.unwrap_err(), ClaimError::Busy);
     assert_eq!(h.simulator.key_count(), 0);
     assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 0);
     assert!(h.state.store.attendance(&first.user_id, "flow").await.unwrap().is_none());
-    // The slot is free again: the retry succeeds.
+    // Once OpenRouter recovers, the slot is free again and the retry succeeds.
+    h.simulator.clear_faults();
     assert!(claim(&h.state, &first, &w, false, now()).await.is_ok());
 }
 
@@ -260,4 +271,174 @@ async fn consent_is_stored_only_when_ticked() {
     assert_eq!(yes.marketing_opted_in_workshop.as_deref(), Some("flow"));
     assert!(yes.marketing_opted_in_at.is_some());
     assert!(!h.state.store.attendee(&no.user_id).await.unwrap().unwrap().marketing_opted_in);
+}
+
+/// One fault on one call of a first claim, and what the attendee must end with.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Status(u16, u32),
+    StatusAfterApply(u16, u32),
+    Hang,
+    HangAfterApply,
+}
+
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    /// One working key, bound to the guardrail.
+    Bound,
+    /// One working key, left unbound for an admin to retry.
+    Unbound,
+    /// "Try again", no key anywhere, the pool slot given back.
+    TryAgain,
+}
+
+async fn run_fault(target: &str, fault: Fault) -> Outcome {
+    let h = harness().await;
+    h.simulator.set_retry_after_secs(0);
+    match fault {
+        Fault::Status(status, n) => h.simulator.fail_next(target, status, n),
+        Fault::StatusAfterApply(status, n) => h.simulator.fail_next_after_apply(target, status, n),
+        Fault::Hang => h.simulator.hang_next(target, 1),
+        Fault::HangAfterApply => h.simulator.hang_next_after_apply(target, 1),
+    }
+    let w = workshop(10);
+    let ada = user(&h.state, "ada").await;
+    let result = claim(&h.state, &ada, &w, false, now()).await;
+    let keys = h.simulator.keys();
+    assert!(h.simulator.guardrails().len() <= 1, "{target} {fault:?}: at most one guardrail");
+    match result {
+        Ok(row) => {
+            assert_eq!(keys.len(), 1, "{target} {fault:?}: exactly one key");
+            assert_eq!(
+                row.or_key_hash.as_deref(),
+                Some(keys[0].info.hash.as_str()),
+                "{target} {fault:?}: the stored key is the live one"
+            );
+            // A row marked bound is bound. (An assignment applied but answered with an error leaves
+            // the row unbound while OpenRouter has it: the admin's retry is idempotent.)
+            if row.guardrail_attached_at.is_some() {
+                assert!(keys[0].guardrail_id.is_some(), "{target} {fault:?}: bound row, unbound key");
+            }
+            if row.guardrail_attached_at.is_some() {
+                Outcome::Bound
+            } else {
+                Outcome::Unbound
+            }
+        }
+        Err(e) => {
+            assert_eq!(e, ClaimError::Busy, "{target} {fault:?}");
+            assert_eq!(keys.len(), 0, "{target} {fault:?}: no key at all");
+            assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 0, "{target} {fault:?}: slot released");
+            Outcome::TryAgain
+        }
+    }
+}
+
+/// Each call of the first claim (find guardrail, create guardrail, create key, assign) under
+/// each fault: a passing fault is retried away; a lasting one ends in one key or none, never two.
+#[tokio::test]
+async fn fault_matrix_never_two_keys() {
+    use Fault::*;
+    use Outcome::*;
+    let calls = [
+        ("GET ^/guardrails$", TryAgain, TryAgain),
+        // The guardrail made by an attempt whose answer was lost is found by name and used.
+        ("POST ^/guardrails$", TryAgain, Bound),
+        ("POST ^/keys$", TryAgain, TryAgain),
+        ("POST /assignments/keys$", Unbound, Unbound),
+    ];
+    let mut table = Vec::new();
+    for (target, lasting, lasting_after_apply) in calls {
+        let cases = [
+            (Status(429, 1), Bound),
+            (Status(500, 1), Bound),
+            (StatusAfterApply(500, 1), Bound),
+            (Hang, Bound),
+            (HangAfterApply, Bound),
+            (Status(500, 10), lasting),
+            (StatusAfterApply(502, 10), lasting_after_apply),
+        ];
+        for (fault, expected) in cases {
+            let outcome = run_fault(target, fault).await;
+            table.push(format!("{target:<26} {:<24} -> {outcome:?}", format!("{fault:?}")));
+            assert_eq!(outcome, expected, "{target} {fault:?}");
+        }
+    }
+    println!("{}", table.join("\n"));
+}
+
+#[tokio::test]
+async fn connection_refused_is_try_again_with_nothing_written() {
+    let (store, _db) = support::db::sqlite_store().await;
+    // Nothing listens on port 9 of loopback.
+    let state = state_for(store, "http://127.0.0.1:9/api/v1");
+    let ada = user(&state, "ada").await;
+    assert_eq!(claim(&state, &ada, &workshop(10), false, now()).await.unwrap_err(), ClaimError::Busy);
+    assert!(state.store.attendance(&ada.user_id, "flow").await.unwrap().is_none());
+    assert_eq!(state.store.claimed_count("flow").await.unwrap(), 0);
+}
+
+/// Two server replicas (separate processes' state, one database) racing at the first claim.
+#[tokio::test]
+async fn two_replicas_racing_first_claims_create_one_guardrail() {
+    for (store_a, store_b, _guards) in replica_stores().await {
+        let spawned = Simulator::new(MGMT_KEY).spawn().await.unwrap();
+        spawned.simulator.set_latency(StdDuration::from_millis(30));
+        let (a, b) = (state_for(store_a, &spawned.base_url), state_for(store_b, &spawned.base_url));
+        let w = workshop(10);
+        let mut tasks = Vec::new();
+        for (i, state) in [a.clone(), b.clone(), a, b].into_iter().enumerate() {
+            let u = user(&state, &format!("r{i}")).await;
+            let w = w.clone();
+            tasks.push(tokio::spawn(async move { claim(&state, &u, &w, false, now()).await }));
+        }
+        for task in tasks {
+            assert!(task.await.unwrap().unwrap().guardrail_attached_at.is_some());
+        }
+        assert_eq!(spawned.simulator.guardrails().len(), 1);
+        assert_eq!(spawned.simulator.key_count(), 4);
+    }
+}
+
+/// Two stores on one database, for SQLite (one file) and Postgres.
+async fn replica_stores() -> Vec<(Arc<dyn app::store::Store>, Arc<dyn app::store::Store>, Box<dyn std::any::Any>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/replicas.db", dir.path().display());
+    let sqlite_a = app::store::connect(&url).await.unwrap();
+    let sqlite_b = app::store::connect(&url).await.unwrap();
+    let (pg_a, pg_guard) = support::db::postgres_store().await;
+    let pg_b = app::store::connect(&pg_guard.url()).await.unwrap();
+    vec![(sqlite_a, sqlite_b, Box::new(dir)), (pg_a, pg_b, Box::new(pg_guard))]
+}
+
+#[tokio::test]
+async fn changed_models_patch_the_guardrail_after_a_restart() {
+    let h = harness().await;
+    let before = workshop(10);
+    let ada = user(&h.state, "ada").await;
+    claim(&h.state, &ada, &before, false, now()).await.unwrap();
+
+    // A deploy changes the YAML: one model swapped, a higher cap, a daily reset.
+    let mut after = before.clone();
+    after.openrouter.models[1].id = "mistralai/mistral-small-3.2-24b-instruct".into();
+    after.openrouter.guardrail.cap_usd = 2000.into();
+    after.openrouter.guardrail.reset_interval = app::workshops::ResetInterval::Daily;
+    let restarted = state_for(h.state.store.clone(), h.state.openrouter.base_url());
+    let id = restarted.store.guardrail_id("flow").await.unwrap().unwrap();
+    app::claim::mint::repair_drift(&restarted, &after, &id).await;
+
+    let guardrail = h.simulator.guardrails().into_iter().next().unwrap();
+    assert_eq!(guardrail.id, id, "patched in place, not replaced");
+    assert_eq!(
+        guardrail.allowed_models.unwrap(),
+        vec!["openai/gpt-4o-mini".to_string(), "mistralai/mistral-small-3.2-24b-instruct".to_string()]
+    );
+    assert_eq!(guardrail.limit_usd, Some(2000.0));
+    assert_eq!(guardrail.reset_interval, Some(app::openrouter::ResetInterval::Daily));
+
+    // Checked once per process: the next claim costs create + assign only.
+    let requests = h.simulator.request_count();
+    let bob = user(&restarted, "bob").await;
+    claim(&restarted, &bob, &after, false, now()).await.unwrap();
+    assert_eq!(h.simulator.request_count() - requests, 2);
 }

@@ -11,7 +11,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use app::openrouter::{
-    CreateGuardrail, CreateKey, OpenRouterClient, OpenRouterError, ResetInterval, UpdateGuardrail, UpdateKey,
+    CreateGuardrail, CreateKey, OpenRouterClient, OpenRouterError, ResetInterval, RetryPolicy, UpdateGuardrail,
+    UpdateKey,
 };
 use support::openrouter::{raw, raw_with_auth, spawn, MGMT_KEY};
 
@@ -323,10 +324,12 @@ async fn list_keys_pages_by_offset() {
 async fn timeouts_and_refused_connections_are_transport_errors() {
     let (sim, _) = spawn().await;
     sim.simulator.set_latency(Duration::from_millis(500));
-    let client = OpenRouterClient::new(sim.base_url.clone(), MGMT_KEY).with_timeout(Duration::from_millis(100));
+    let client = OpenRouterClient::new(sim.base_url.clone(), MGMT_KEY)
+        .with_timeout(Duration::from_millis(100))
+        .with_retry_policy(RetryPolicy::none());
     let err = client.list_guardrails(7, 9).await.unwrap_err();
     let OpenRouterError::Transport(msg) = &err else { panic!("expected transport, got {err:?}") };
-    assert!(err.is_retryable());
+    assert!(err.is_retryable() && err.is_ambiguous());
     assert!(msg.contains("timed out"), "{msg}");
     assert!(!msg.contains("offset") && !msg.contains("127.0.0.1"), "{msg}");
     assert!(!format!("{err:?}").contains(MGMT_KEY));
@@ -334,9 +337,12 @@ async fn timeouts_and_refused_connections_are_transport_errors() {
 
     // A port nobody listens on (bound, then released).
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let client = OpenRouterClient::new(format!("http://127.0.0.1:{port}/api/v1"), MGMT_KEY);
+    let client = OpenRouterClient::new(format!("http://127.0.0.1:{port}/api/v1"), MGMT_KEY)
+        .with_retry_policy(RetryPolicy::none());
     let err = client.get_key("abc").await.unwrap_err();
-    assert!(matches!(err, OpenRouterError::Transport(_)), "{err:?}");
+    // Refused: the request never left, so it is not ambiguous (a timeout is).
+    assert!(matches!(err, OpenRouterError::Connect(_)), "{err:?}");
+    assert!(err.is_retryable() && !err.is_ambiguous());
     assert!(!err.to_string().contains(MGMT_KEY));
 }
 

@@ -11,6 +11,7 @@ use jsonschema::Validator;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use app::openrouter::simulator::DEFAULT_WORKSPACE_ID;
 use app::openrouter::types::KeyHashes;
 use app::openrouter::{CreateGuardrail, CreateKey, ResetInterval, UpdateGuardrail, UpdateKey};
 use support::openrouter::{raw, raw_with_auth, spawn};
@@ -174,6 +175,8 @@ async fn simulator_responses_match_spec_schemas() {
         case(M::GET, "/guardrails", "/guardrails".into(), None, 200),
         case(M::GET, "/guardrails", "/guardrails?offset=1&limit=1".into(), None, 200),
         case(M::GET, "/guardrails", "/guardrails?limit=0".into(), None, 400),
+        case(M::GET, "/guardrails", format!("/guardrails?workspace_id={DEFAULT_WORKSPACE_ID}&limit=5"), None, 200),
+        case(M::GET, "/keys", format!("/keys?workspace_id={DEFAULT_WORKSPACE_ID}&include_disabled=true"), None, 200),
         case(
             M::POST,
             "/guardrails",
@@ -288,11 +291,19 @@ async fn simulator_responses_match_spec_schemas() {
         }
     }
 
-    // Injected 429 and 500 answers follow the spec's error schemas too.
-    for (status, spec_path, method, path) in
-        [(429, "/keys", M::POST, "/keys"), (500, "/guardrails", M::GET, "/guardrails")]
-    {
-        sim.simulator.fail_next(path, status, 1);
+    // Injected 429 and 500 answers follow the spec's error schemas too, also when the request
+    // was applied before the error (the "ambiguous" faults).
+    for (status, spec_path, method, path, after_apply) in [
+        (429, "/keys", M::POST, "/keys", false),
+        (500, "/guardrails", M::GET, "/guardrails", false),
+        (500, "/keys", M::POST, "/keys", true),
+        (500, "/guardrails", M::POST, "/guardrails", true),
+    ] {
+        if after_apply {
+            sim.simulator.fail_next_after_apply(path, status, 1);
+        } else {
+            sim.simulator.fail_next(path, status, 1);
+        }
         let (got, body) = raw(&base, method.clone(), path, Some(json!({"name": "n"}))).await;
         assert_eq!(got, status);
         let v = response_validator(&spec, spec_path, &method.as_str().to_lowercase(), status);

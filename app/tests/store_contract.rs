@@ -178,3 +178,35 @@ contract!(guardrail_id_is_remembered, |store: Arc<dyn Store>| async move {
     store.save_guardrail_id("demo", "gr-2").await.unwrap();
     assert_eq!(store.guardrail_id("demo").await.unwrap().as_deref(), Some("gr-2"));
 });
+
+contract!(guardrail_lease_is_exclusive_until_released_or_expired, |store: Arc<dyn Store>| async move {
+    let ttl = Duration::seconds(30);
+    let now = Utc::now();
+    assert!(store.try_acquire_guardrail_lease("w", "a", now, ttl).await.unwrap());
+    assert!(!store.try_acquire_guardrail_lease("w", "b", now, ttl).await.unwrap(), "held by a");
+    assert!(store.try_acquire_guardrail_lease("w", "a", now, ttl).await.unwrap(), "re-entrant for its holder");
+    assert!(store.try_acquire_guardrail_lease("other", "b", now, ttl).await.unwrap(), "per workshop");
+    store.release_guardrail_lease("w", "b").await.unwrap();
+    assert!(!store.try_acquire_guardrail_lease("w", "b", now, ttl).await.unwrap(), "only the holder releases");
+    store.release_guardrail_lease("w", "a").await.unwrap();
+    assert!(store.try_acquire_guardrail_lease("w", "b", now, ttl).await.unwrap());
+    // A holder that died: its lease expires.
+    assert!(store.try_acquire_guardrail_lease("w", "c", now + ttl + Duration::seconds(1), ttl).await.unwrap());
+});
+
+contract!(guardrail_lease_has_one_winner_under_concurrency, |store: Arc<dyn Store>| async move {
+    let now = Utc::now();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.try_acquire_guardrail_lease("race", &format!("h{i}"), now, Duration::seconds(30)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        winners += usize::from(task.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+});

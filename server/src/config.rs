@@ -11,6 +11,8 @@ pub struct Config {
     /// `None` in demo mode without a key: the in-process simulator serves.
     pub openrouter_management_key: Option<String>,
     pub openrouter_base_url: String,
+    /// At most this many calls to OpenRouter at once; a burst of claims queues behind them.
+    pub openrouter_max_concurrency: usize,
     pub session_secret: Vec<u8>,
     pub demo: bool,
     /// Sessions are `Secure` cookies when this is https.
@@ -66,14 +68,25 @@ impl Config {
             // Demo mode: a fresh secret per start; sessions end when the server restarts.
             _ => rand_secret(),
         };
+        let openrouter_max_concurrency = match non_empty("OPENROUTER_MAX_CONCURRENCY") {
+            None => app::openrouter::DEFAULT_MAX_CONCURRENCY,
+            Some(n) => match n.parse::<usize>() {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    missing.push(format!("OPENROUTER_MAX_CONCURRENCY must be a whole number ≥ 1, not {n:?}"));
+                    1
+                }
+            },
+        };
         if !missing.is_empty() {
-            return Err(format!("missing configuration:\n  - {}", missing.join("\n  - ")));
+            return Err(format!("missing or invalid configuration:\n  - {}", missing.join("\n  - ")));
         }
         Ok(Config {
             database_url: non_empty("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             openrouter_management_key,
             openrouter_base_url: non_empty("OPENROUTER_BASE_URL")
                 .unwrap_or_else(|| DEFAULT_OPENROUTER_BASE_URL.to_string()),
+            openrouter_max_concurrency,
             session_secret,
             demo,
             public_url: non_empty("PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".to_string()),

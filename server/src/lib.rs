@@ -29,18 +29,28 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
         Some(key) => OpenRouterClient::new(config.openrouter_base_url.clone(), key.clone()),
         None => {
             let key = format!("sk-or-v1-sim-{}", hex_token());
-            let simulator = Simulator::new(key.clone()).spawn().await.map_err(|e| format!("simulator: {e}"))?;
+            let simulator = Simulator::new(key.clone());
+            // Demo knob: OPENROUTER_SIM_FAULTS="POST ^/keys$=500x2; *=latency 300ms" (see simulator docs).
+            if simulator.apply_fault_spec_from_env()? {
+                tracing::info!("demo mode: simulator faults applied from {}", app::openrouter::simulator::FAULTS_ENV);
+            }
+            for model in app::workshops::all().iter().flat_map(|w| &w.openrouter.models) {
+                let price = |d: rust_decimal::Decimal| rust_decimal::prelude::ToPrimitive::to_f64(&d).unwrap_or(0.0);
+                simulator.set_model_price(&model.id, price(model.price_in_per_mtok), price(model.price_out_per_mtok));
+            }
+            let simulator = simulator.spawn().await.map_err(|e| format!("simulator: {e}"))?;
             tracing::info!(base_url = %simulator.base_url, "demo mode: OpenRouter simulator started");
             OpenRouterClient::new(simulator.base_url, key)
         }
-    };
+    }
+    .with_max_concurrency(config.openrouter_max_concurrency);
     Ok(AppState {
         store,
         openrouter: Arc::new(openrouter),
         session: SessionKeys::new(&config.session_secret, config.public_url.starts_with("https://")),
         demo: config.demo,
         leptos_options,
-        guardrail_lock: Arc::default(),
+        guardrails_checked: Arc::default(),
     })
 }
 

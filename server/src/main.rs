@@ -14,6 +14,12 @@ async fn main() {
         get_configuration(None).unwrap_or_else(|e| exit_with(&format!("leptos configuration: {e}"))).leptos_options;
     let address = leptos_options.site_addr;
     let state = server::build_state(&config, leptos_options).await.unwrap_or_else(|message| exit_with(&message));
+    // Drift repair at start-up: a deploy that changed a workshop's models, cap or interval
+    // patches its guardrail without waiting for the next claim.
+    tokio::spawn({
+        let state = state.clone();
+        async move { app::claim::mint::repair_all_drift(&state).await }
+    });
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .unwrap_or_else(|e| exit_with(&format!("cannot listen on {address}: {e}")));

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use super::ClaimError;
 use crate::auth::SessionUser;
-use crate::openrouter::{CreateGuardrail, CreateKey, OpenRouterError};
+use crate::openrouter::{guardrail_drift, CreateGuardrail, CreateKey, OpenRouterError};
 use crate::state::AppState;
 use crate::store::{Attendance, ClaimStatus, MintedKey, NewReservation, Reservation, StoreError};
 use crate::workshops::{WindowState, Workshop};
@@ -78,9 +78,12 @@ async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<
         name: row.key_label.clone(),
         limit: Some(rust_decimal::prelude::ToPrimitive::to_f64(&row.limit_usd).unwrap_or(0.0)),
         expires_at: Some(row.expires_at),
+        workspace_id: workshop.openrouter.workspace_id.clone(),
         ..CreateKey::default()
     };
-    let created = match state.openrouter.create_key(&request).await {
+    // The name is unique per reservation, so after an ambiguous failure the client can tell
+    // whether the key exists before creating another: never two keys for one claim.
+    let created = match state.openrouter.create_key_exactly_once(&request).await {
         Ok(created) => created,
         Err(e) => {
             state.store.release_claim(user_id, slug).await?;
@@ -105,44 +108,96 @@ async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<
     state.store.attendance(user_id, slug).await?.ok_or(ClaimError::Internal)
 }
 
-/// The workshop's guardrail id: from the database, else found by name, else created.
+/// How long one request may hold a workshop's guardrail lease (find-or-create takes seconds).
+const GUARDRAIL_LEASE: chrono::Duration = chrono::Duration::seconds(30);
+/// How long a claim waits for another request (or replica) to finish creating the guardrail.
+const WAIT_FOR_GUARDRAIL: Duration = Duration::from_secs(30);
+
+/// The guardrail the YAML asks for.
+pub fn desired_guardrail(workshop: &Workshop) -> CreateGuardrail {
+    CreateGuardrail {
+        name: workshop.guardrail_name(),
+        description: Some(format!("Workshop {}: {}", workshop.slug, workshop.name)),
+        limit_usd: rust_decimal::prelude::ToPrimitive::to_f64(&workshop.openrouter.guardrail.cap_usd),
+        reset_interval: Some(reset_interval(workshop.openrouter.guardrail.reset_interval)),
+        allowed_models: Some(workshop.openrouter.models.iter().map(|m| m.id.clone()).collect()),
+        workspace_id: workshop.openrouter.workspace_id.clone(),
+        ..CreateGuardrail::default()
+    }
+}
+
+/// The workshop's guardrail id: from the database (checked once per process for drift from the
+/// YAML), else found by name or created by whoever holds the workshop's lease, so that requests
+/// and replicas racing at the first claim make one guardrail.
 pub async fn ensure_guardrail(state: &AppState, workshop: &Workshop) -> Result<String, ClaimError> {
     let slug = workshop.slug.as_str();
-    if let Some(id) = state.store.guardrail_id(slug).await? {
-        return Ok(id);
-    }
-    let _guard = state.guardrail_lock.lock().await;
-    if let Some(id) = state.store.guardrail_id(slug).await? {
-        return Ok(id);
-    }
-    let name = workshop.guardrail_name();
-    let found = state
-        .openrouter
-        .find_guardrail_by_name(&name)
-        .await
-        .map_err(|e| openrouter_failed(slug, "finding the guardrail", &e))?;
-    let id = match found {
-        Some(existing) => existing.id,
-        None => {
-            let request = CreateGuardrail {
-                name: name.clone(),
-                description: Some(format!("Workshop {}: {}", workshop.slug, workshop.name)),
-                limit_usd: rust_decimal::prelude::ToPrimitive::to_f64(&workshop.openrouter.guardrail.cap_usd),
-                reset_interval: Some(reset_interval(workshop.openrouter.guardrail.reset_interval)),
-                allowed_models: Some(workshop.openrouter.models.iter().map(|m| m.id.clone()).collect()),
-                ..CreateGuardrail::default()
+    let holder = Alphanumeric.sample_string(&mut rand::rng(), 16);
+    let deadline = tokio::time::Instant::now() + WAIT_FOR_GUARDRAIL;
+    loop {
+        if let Some(id) = state.store.guardrail_id(slug).await? {
+            repair_drift(state, workshop, &id).await;
+            return Ok(id);
+        }
+        if state.store.try_acquire_guardrail_lease(slug, &holder, Utc::now(), GUARDRAIL_LEASE).await? {
+            let found_or_created = state.openrouter.ensure_guardrail(&desired_guardrail(workshop)).await;
+            let outcome = match found_or_created {
+                Ok((guardrail, created)) => {
+                    state.store.save_guardrail_id(slug, &guardrail.id).await?;
+                    if created {
+                        info!(workshop = slug, guardrail = %guardrail.name, "guardrail created");
+                        state.mark_guardrail_checked(slug);
+                    } else {
+                        repair_drift(state, workshop, &guardrail.id).await;
+                    }
+                    Ok(guardrail.id)
+                }
+                Err(e) => Err(openrouter_failed(slug, "finding or creating the guardrail", &e)),
             };
-            let created = state
-                .openrouter
-                .create_guardrail(&request)
-                .await
-                .map_err(|e| openrouter_failed(slug, "creating the guardrail", &e))?;
-            info!(workshop = %workshop.slug, guardrail = %name, "guardrail created");
-            created.id
+            state.store.release_guardrail_lease(slug, &holder).await?;
+            return outcome;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ClaimError::Busy);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Patches the guardrail where it differs from the YAML (models, cap, reset interval), once per
+/// process and workshop: at start-up and before the first mint after a deploy. A failure only
+/// logs; the claim goes on with the guardrail as it is, and the next claim checks again.
+pub async fn repair_drift(state: &AppState, workshop: &Workshop, guardrail_id: &str) {
+    let slug = workshop.slug.as_str();
+    if state.guardrail_checked(slug) {
+        return;
+    }
+    let current = match state.openrouter.get_guardrail(guardrail_id).await {
+        Ok(current) => current,
+        Err(e) => {
+            return warn!(workshop = slug, error = %e, "could not read the guardrail to check it against the YAML")
         }
     };
-    state.store.save_guardrail_id(slug, &id).await?;
-    Ok(id)
+    if let Some(patch) = guardrail_drift(&current, &desired_guardrail(workshop)) {
+        match state.openrouter.update_guardrail(guardrail_id, &patch).await {
+            Ok(_) => {
+                info!(workshop = slug, guardrail = %current.name, change = ?patch, "guardrail differed from the YAML; patched")
+            }
+            Err(e) => return warn!(workshop = slug, error = %e, "patching the guardrail to match the YAML failed"),
+        }
+    }
+    state.mark_guardrail_checked(slug);
+}
+
+/// At start-up: checks every current workshop whose guardrail exists against its YAML.
+pub async fn repair_all_drift(state: &AppState) {
+    let now = Utc::now();
+    for workshop in crate::workshops::all().iter().filter(|w| w.is_active && w.key_expires_at() > now) {
+        match state.store.guardrail_id(&workshop.slug).await {
+            Ok(Some(id)) => repair_drift(state, workshop, &id).await,
+            Ok(None) => {}
+            Err(e) => warn!(workshop = %workshop.slug, error = %e, "could not read the stored guardrail id"),
+        }
+    }
 }
 
 fn reset_interval(interval: crate::workshops::ResetInterval) -> crate::openrouter::ResetInterval {

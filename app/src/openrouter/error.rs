@@ -11,10 +11,15 @@ pub enum OpenRouterError {
     /// envelope when there is one.
     #[error("OpenRouter API error {status}: {message}")]
     Api { status: u16, message: String, retry_after: Option<Duration> },
-    /// Connection failure, timeout, or an unreadable response stream. Never contains the URL's
-    /// query string nor any header.
+    /// Timeout, connection reset, or an unreadable response stream: the request may have
+    /// reached the server and been processed. Never contains the URL's query string nor any
+    /// header.
     #[error("OpenRouter transport error: {0}")]
     Transport(String),
+    /// The connection could not be established (refused, unreachable, TLS handshake): the
+    /// request was definitely not processed.
+    #[error("OpenRouter connection failed: {0}")]
+    Connect(String),
     /// A 2xx response whose body did not match the expected shape.
     #[error("OpenRouter response could not be decoded: {0}")]
     Decode(String),
@@ -29,8 +34,20 @@ impl OpenRouterError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Api { status, .. } => *status == 429 || *status >= 500,
-            Self::Transport(_) => true,
+            Self::Transport(_) | Self::Connect(_) => true,
             Self::Decode(_) | Self::Config(_) => false,
+        }
+    }
+
+    /// Whether the server may have carried out the request even though it failed: any 5xx,
+    /// a transport failure after the connection was made (timeout, reset), or a 2xx whose body
+    /// could not be decoded. Not ambiguous: 4xx (incl. 429: rejected before processing),
+    /// [`OpenRouterError::Connect`] and [`OpenRouterError::Config`].
+    pub fn is_ambiguous(&self) -> bool {
+        match self {
+            Self::Api { status, .. } => *status >= 500,
+            Self::Transport(_) | Self::Decode(_) => true,
+            Self::Connect(_) | Self::Config(_) => false,
         }
     }
 
@@ -109,6 +126,20 @@ mod tests {
         assert!(!api(400).is_retryable());
         assert!(!api(404).is_retryable());
         assert!(OpenRouterError::Transport("x".into()).is_retryable());
+        assert!(OpenRouterError::Connect("x".into()).is_retryable());
         assert!(!OpenRouterError::Decode("x".into()).is_retryable());
+    }
+
+    #[test]
+    fn ambiguous_classes() {
+        let api = |status| OpenRouterError::Api { status, message: String::new(), retry_after: None };
+        assert!(api(500).is_ambiguous());
+        assert!(api(503).is_ambiguous());
+        assert!(!api(429).is_ambiguous());
+        assert!(!api(400).is_ambiguous());
+        assert!(OpenRouterError::Transport("x".into()).is_ambiguous());
+        assert!(OpenRouterError::Decode("x".into()).is_ambiguous());
+        assert!(!OpenRouterError::Connect("x".into()).is_ambiguous());
+        assert!(!OpenRouterError::Config("x".into()).is_ambiguous());
     }
 }

@@ -220,6 +220,32 @@ pub struct UpdateGuardrail {
     pub include_byok_in_budgets: Option<bool>,
 }
 
+/// The patch that brings `current` to the settings `want` asks for, or `None` when they already
+/// match. Compared: `allowed_models` (as sets: order and duplicates do not matter; `None` means
+/// no restriction and is only equal to `None`), `limit_usd` (equal within 1e-9 USD) and
+/// `reset_interval`. Other fields (name, description, providers, …) are left alone. The patch
+/// sets each differing field to `want`'s value, so `want` without `allowed_models` clears them.
+pub fn guardrail_drift(current: &Guardrail, want: &CreateGuardrail) -> Option<UpdateGuardrail> {
+    use std::collections::BTreeSet;
+    let as_set =
+        |m: &Option<Vec<String>>| -> Option<BTreeSet<String>> { m.as_ref().map(|v| v.iter().cloned().collect()) };
+    let mut patch = UpdateGuardrail::default();
+    if as_set(&current.allowed_models) != as_set(&want.allowed_models) {
+        patch.allowed_models = Some(want.allowed_models.clone());
+    }
+    let same_limit = match (current.limit_usd, want.limit_usd) {
+        (Some(a), Some(b)) => (a - b).abs() <= 1e-9,
+        (a, b) => a.is_none() && b.is_none(),
+    };
+    if !same_limit {
+        patch.limit_usd = Some(want.limit_usd);
+    }
+    if current.reset_interval != want.reset_interval {
+        patch.reset_interval = Some(want.reset_interval);
+    }
+    (patch != UpdateGuardrail::default()).then_some(patch)
+}
+
 /// Schema `ListGuardrailsResponse`: one page plus the total across all pages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GuardrailPage {

@@ -171,6 +171,17 @@ pub trait Store: Send + Sync + 'static {
 
     async fn guardrail_id(&self, workshop_slug: &str) -> StoreResult<Option<String>>;
     async fn save_guardrail_id(&self, workshop_slug: &str, guardrail_id: &str) -> StoreResult<()>;
+
+    /// Takes the workshop's guardrail lease for `ttl` if it is free, expired, or already
+    /// `holder`'s. Only the holder looks up or creates the guardrail at OpenRouter.
+    async fn try_acquire_guardrail_lease(
+        &self,
+        workshop_slug: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> StoreResult<bool>;
+    async fn release_guardrail_lease(&self, workshop_slug: &str, holder: &str) -> StoreResult<()>;
 }
 
 /// Opens the database named by a `DATABASE_URL` and applies the migrations.

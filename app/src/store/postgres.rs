@@ -253,6 +253,58 @@ impl Store for PgStore {
         .await?;
         Ok(())
     }
+
+    async fn try_acquire_guardrail_lease(
+        &self,
+        workshop_slug: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let current: Option<(String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT holder, expires_at FROM guardrail_leases WHERE workshop_slug = $1 FOR UPDATE")
+                .bind(workshop_slug)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let taken = match current {
+            Some((current, expires_at)) if current != holder && expires_at > now => false,
+            Some(_) => {
+                sqlx::query("UPDATE guardrail_leases SET holder = $2, expires_at = $3 WHERE workshop_slug = $1")
+                    .bind(workshop_slug)
+                    .bind(holder)
+                    .bind(now + ttl)
+                    .execute(&mut *tx)
+                    .await?;
+                true
+            }
+            // A parallel insert wins the conflict and this one takes nothing.
+            None => {
+                sqlx::query(
+                    "INSERT INTO guardrail_leases (workshop_slug, holder, expires_at) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(workshop_slug)
+                .bind(holder)
+                .bind(now + ttl)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1
+            }
+        };
+        tx.commit().await?;
+        Ok(taken)
+    }
+
+    async fn release_guardrail_lease(&self, workshop_slug: &str, holder: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM guardrail_leases WHERE workshop_slug = $1 AND holder = $2")
+            .bind(workshop_slug)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }
 
 /// A row whose minting request died long ago is handed to this request; otherwise it is reported.

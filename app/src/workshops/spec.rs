@@ -41,6 +41,10 @@ pub struct OpenRouterSettings {
     pub expires_buffer_minutes: u32,
     pub models: Vec<Model>,
     pub guardrail: GuardrailSettings,
+    /// OpenRouter workspace for the keys and the guardrail; its budget is how spend is pooled
+    /// (guardrail budgets apply per key). Absent: the account's default workspace.
+    #[serde(default)]
+    pub workspace_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,6 +172,19 @@ impl Workshop {
             }
             if model.price_out_per_mtok < Decimal::ZERO {
                 return Err(error(format!("openrouter.models[{i}].price_out_per_mtok"), "must not be negative"));
+            }
+        }
+        if let Some(workspace) = &or.workspace_id {
+            let is_uuid = workspace.len() == 36
+                && workspace.chars().enumerate().all(|(i, c)| {
+                    if matches!(i, 8 | 13 | 18 | 23) {
+                        c == '-'
+                    } else {
+                        c.is_ascii_hexdigit()
+                    }
+                });
+            if !is_uuid {
+                return Err(error("openrouter.workspace_id", "must be a workspace UUID"));
             }
         }
         let guardrail = &or.guardrail;

@@ -76,6 +76,11 @@ fn each_rule_names_its_field() {
         1,
     );
     assert_eq!(parse("t", &no_models).unwrap_err().field, "openrouter.models");
+    let workspace = |id: &str| {
+        VALID.replacen("  key_label_prefix: t\n", &format!("  key_label_prefix: t\n  workspace_id: \"{id}\"\n"), 1)
+    };
+    assert!(parse("t", &workspace("0df9e665-d932-5740-b2c7-b52af166bc11")).is_ok());
+    assert_eq!(parse("t", &workspace("default")).unwrap_err().field, "openrouter.workspace_id");
 }
 
 #[test]

@@ -34,6 +34,14 @@ impl Drop for PgGuard {
     }
 }
 
+impl PgGuard {
+    /// The URL of the test database.
+    pub fn url(&self) -> String {
+        let (base, _) = self.admin_url.rsplit_once('/').unwrap();
+        format!("{base}/{}", self.name)
+    }
+}
+
 pub fn postgres_admin_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }

@@ -1,15 +1,28 @@
 //! Shared setup: a simulator on a loopback port and a client talking to it over real HTTP.
-#![allow(dead_code)] // each test binary uses a different subset
 
-use app::openrouter::{OpenRouterClient, Simulator, SpawnedSimulator};
+use std::time::Duration;
+
+use app::openrouter::{OpenRouterClient, RetryPolicy, Simulator, SpawnedSimulator};
 
 /// Shaped like a real management key so redaction is tested against the real format.
 pub const MGMT_KEY: &str = "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
+/// A simulator and a single-shot client (no retries), so tests see every failure as is.
 pub async fn spawn() -> (SpawnedSimulator, OpenRouterClient) {
+    spawn_with(RetryPolicy::none()).await
+}
+
+/// A simulator and a client with `policy`.
+pub async fn spawn_with(policy: RetryPolicy) -> (SpawnedSimulator, OpenRouterClient) {
     let spawned = Simulator::new(MGMT_KEY).spawn().await.expect("bind loopback");
-    let client = OpenRouterClient::new(spawned.base_url.clone(), MGMT_KEY);
+    let client = OpenRouterClient::new(spawned.base_url.clone(), MGMT_KEY).with_retry_policy(policy);
     (spawned, client)
+}
+
+/// Fast retries for tests: `attempts` attempts, 5 ms base, 20 ms cap, `Retry-After` ≤ 3 s.
+pub fn fast_retries(attempts: u32) -> RetryPolicy {
+    RetryPolicy::new(attempts, Duration::from_millis(5), Duration::from_millis(20))
+        .with_max_retry_after(Duration::from_secs(3))
 }
 
 /// Raw request with the right bearer, for checks the typed client cannot express.
