@@ -25,6 +25,7 @@ const MGMT_KEY: &str = "sk-or-v1-management-test";
 struct Harness {
     state: AppState,
     simulator: Simulator,
+    base_url: String,
     _db: support::db::SqliteGuard,
 }
 
@@ -32,7 +33,7 @@ async fn harness() -> Harness {
     let (store, db) = support::db::sqlite_store().await;
     let spawned = Simulator::new(MGMT_KEY).spawn().await.unwrap();
     let state = state_for(store, &spawned.base_url);
-    Harness { state, simulator: spawned.simulator, _db: db }
+    Harness { state, simulator: spawned.simulator, base_url: spawned.base_url, _db: db }
 }
 
 /// A server's state (one replica) over `store`, with fast retries and a short timeout.
@@ -294,7 +295,7 @@ enum Outcome {
 
 async fn run_fault(target: &str, fault: Fault) -> Outcome {
     let h = harness().await;
-    h.simulator.set_retry_after_secs(0);
+    h.simulator.set_retry_after_secs(1);
     match fault {
         Fault::Status(status, n) => h.simulator.fail_next(target, status, n),
         Fault::StatusAfterApply(status, n) => h.simulator.fail_next_after_apply(target, status, n),
@@ -319,6 +320,11 @@ async fn run_fault(target: &str, fault: Fault) -> Outcome {
             if row.guardrail_attached_at.is_some() {
                 assert!(keys[0].guardrail_id.is_some(), "{target} {fault:?}: bound row, unbound key");
             }
+            assert_eq!(
+                chat_status(&h.base_url, &row.or_key_plaintext.unwrap()).await,
+                200,
+                "{target} {fault:?}: the key works"
+            );
             if row.guardrail_attached_at.is_some() {
                 Outcome::Bound
             } else {
@@ -332,6 +338,19 @@ async fn run_fault(target: &str, fault: Fault) -> Outcome {
             Outcome::TryAgain
         }
     }
+}
+
+/// Status of a minimal chat completion made with an attendee's key.
+async fn chat_status(base_url: &str, key: &str) -> u16 {
+    let body = serde_json::json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    let response = reqwest::Client::new()
+        .post(format!("{base_url}/chat/completions"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
 }
 
 /// Each call of the first claim (find guardrail, create guardrail, create key, assign) under
