@@ -461,3 +461,32 @@ async fn changed_models_patch_the_guardrail_after_a_restart() {
     claim(&restarted, &bob, &after, false, now()).await.unwrap();
     assert_eq!(h.simulator.request_count() - requests, 2);
 }
+
+/// A request died after OpenRouter created its key but before saving it. The next claim takes
+/// the stale reservation over, deletes the orphan (its plaintext is lost) and mints one key.
+#[tokio::test]
+async fn taking_over_a_dead_claim_removes_its_orphaned_key() {
+    let h = harness().await;
+    let w = workshop(10);
+    let ada = user(&h.state, "ada").await;
+    let dead = app::store::NewReservation {
+        user_id: ada.user_id.clone(),
+        workshop_slug: "flow".into(),
+        key_label: "flow-deadrequest".into(),
+        limit_usd: 2.into(),
+        expires_at: w.key_expires_at(),
+        now: now() - Duration::minutes(10),
+    };
+    h.state.store.reserve_claim(&dead, w.pool_size(), Duration::minutes(2)).await.unwrap();
+    let orphan_request = app::openrouter::CreateKey { name: "flow-deadrequest".into(), ..Default::default() };
+    let orphan = h.state.openrouter.create_key(&orphan_request).await.unwrap();
+
+    let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
+    let keys = h.simulator.keys();
+    assert_eq!(keys.len(), 1, "the orphan is gone, one key remains");
+    assert_ne!(keys[0].info.hash, orphan.data.hash);
+    assert_eq!(row.or_key_hash.as_deref(), Some(keys[0].info.hash.as_str()));
+    assert_eq!(row.key_label, "flow-deadrequest");
+    assert_eq!(chat_status(&h.base_url, &row.or_key_plaintext.unwrap()).await, 200);
+    assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 1);
+}

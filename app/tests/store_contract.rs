@@ -138,7 +138,7 @@ contract!(stale_reservation_is_taken_over, |store: Arc<dyn Store>| async move {
     let old = NewReservation { now: Utc::now() - Duration::minutes(10), ..reservation(&p, "w") };
     assert!(matches!(store.reserve_claim(&old, 5, FRESH).await.unwrap(), Reservation::Reserved(_)));
     let now = reservation(&p, "w");
-    let Reservation::Reserved(row) = store.reserve_claim(&now, 5, FRESH).await.unwrap() else {
+    let Reservation::TakenOver(row) = store.reserve_claim(&now, 5, FRESH).await.unwrap() else {
         panic!("not taken over")
     };
     assert_eq!(row.key_label, old.key_label, "same name, so a lost key can be found again");

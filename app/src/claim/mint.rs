@@ -56,7 +56,35 @@ pub async fn claim(
         Reservation::Existing(row) if row.status == ClaimStatus::Minted => Ok(row),
         Reservation::Existing(_) => wait_for_parallel_mint(state, &user.user_id, &workshop.slug).await,
         Reservation::Reserved(row) => mint(state, workshop, row).await,
+        Reservation::TakenOver(row) => {
+            if let Err(e) = remove_orphans(state, workshop, &row.key_label).await {
+                state.store.release_claim(&row.user_id, &workshop.slug).await?;
+                return Err(e);
+            }
+            mint(state, workshop, row).await
+        }
     }
+}
+
+/// Deletes keys named `name` that a dead request may have created: their plaintext was never
+/// saved, so they could only ever be a second, unusable key for this claim.
+async fn remove_orphans(state: &AppState, workshop: &Workshop, name: &str) -> Result<(), ClaimError> {
+    let slug = workshop.slug.as_str();
+    let workspace = workshop.openrouter.workspace_id.as_deref();
+    let orphans = state
+        .openrouter
+        .find_keys_by_name(name, workspace)
+        .await
+        .map_err(|e| openrouter_failed(slug, "looking for an orphaned key", &e))?;
+    for orphan in orphans {
+        state
+            .openrouter
+            .delete_key(&orphan.hash)
+            .await
+            .map_err(|e| openrouter_failed(slug, "deleting an orphaned key", &e))?;
+        warn!(workshop = slug, key_label = name, "deleted a key left by a claim that died before saving it");
+    }
+    Ok(())
 }
 
 /// `<prefix>-<10 random characters>`: unique, so a lost answer can be found by name, and free of

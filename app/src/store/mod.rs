@@ -124,6 +124,9 @@ pub struct NewReservation {
 pub enum Reservation {
     /// The caller holds the slot and must mint (or release) it.
     Reserved(Attendance),
+    /// As `Reserved`, but the slot was held by a request that died: a key with the row's name
+    /// may already exist at OpenRouter.
+    TakenOver(Attendance),
     /// The attendee already has a row: minted, or being minted by another request.
     Existing(Attendance),
     /// No slot left in the workshop's pool.
@@ -147,7 +150,7 @@ pub trait Store: Send + Sync + 'static {
         -> StoreResult<()>;
 
     /// Takes one slot of a pool of `pool_size`, atomically, or reports why not. A `Reserved` row
-    /// older than `stale_after` (its minting request died) is handed to the caller again.
+    /// older than `stale_after` (its minting request died) is handed to the caller: `TakenOver`.
     async fn reserve_claim(
         &self,
         reservation: &NewReservation,

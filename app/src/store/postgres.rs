@@ -323,5 +323,5 @@ async fn take_over_if_stale(
         .bind(now)
         .execute(&mut **tx)
         .await?;
-    Ok(Reservation::Reserved(Attendance { reserved_at: now, ..existing }))
+    Ok(Reservation::TakenOver(Attendance { reserved_at: now, ..existing }))
 }

@@ -140,7 +140,7 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                return Ok(Reservation::Reserved(Attendance { reserved_at: r.now, ..existing }));
+                return Ok(Reservation::TakenOver(Attendance { reserved_at: r.now, ..existing }));
             }
             tx.rollback().await?;
             return Ok(Reservation::Existing(existing));
