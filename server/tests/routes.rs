@@ -149,6 +149,7 @@ async fn demo_routes_do_not_exist_outside_demo_mode() {
     }
     let page = client().get(server.url("/w/demo")).send().await.unwrap().text().await.unwrap();
     assert!(!page.contains("demo-banner"));
+    assert!(!page.contains("/auth/dev"), "no link to a route that does not exist");
 }
 
 #[tokio::test]

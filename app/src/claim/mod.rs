@@ -36,6 +36,8 @@ pub struct WorkshopPageData {
     pub claimed: u32,
     pub user: Option<SessionUser>,
     pub my_key: Option<MyKey>,
+    /// Where "Sign in" leads; `None` when no sign-in method is configured.
+    pub sign_in_url: Option<String>,
 }
 
 impl WorkshopPageData {
@@ -69,6 +71,7 @@ pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, Server
         claimed,
         user,
         my_key,
+        sign_in_url: state.demo.then(|| format!("/auth/dev?next=/w/{slug}")),
     })
 }
 

@@ -88,12 +88,15 @@ fn KeyOrClaim(data: PageData, claim: ServerAction<ClaimKey>) -> impl IntoView {
     let slug = data.workshop.slug.clone();
     let open = matches!(data.window, WindowState::Open { .. }) && data.keys_left() > 0;
     let Some(user) = data.user else {
-        let next = format!("/w/{slug}");
+        let sign_in = match data.sign_in_url {
+            Some(url) => view! { <a class="button" rel="external" href=url>"Sign in"</a> }.into_any(),
+            None => view! { <p class="muted">"Sign-in is not available on this server yet."</p> }.into_any(),
+        };
         return view! {
             <section class="card sign-in">
                 <h2>"Get your key"</h2>
                 <p>"Sign in so that the key is yours: reload or another device shows the same one."</p>
-                <a class="button" rel="external" href=format!("/auth/dev?next={next}")>"Sign in"</a>
+                {sign_in}
             </section>
         }
         .into_any();
