@@ -484,9 +484,7 @@ impl OpenRouterClient {
         query: &[(&str, String)],
         body: Option<&B>,
     ) -> Result<T, OpenRouterError> {
-        let url = self.url(segments, query)?;
-        // For logs and error messages: method and path only (no host credentials, no query).
-        let what = format!("{method} {}", url.path());
+        let (url, what) = self.target(&method, segments, query)?;
         let (method, url, what) = (&method, &url, what.as_str());
         retrying(&self.retry, what, |_| self.attempt(method, url, what, body)).await
     }
@@ -499,9 +497,21 @@ impl OpenRouterClient {
         query: &[(&str, String)],
         body: Option<&B>,
     ) -> Result<T, OpenRouterError> {
+        let (url, what) = self.target(&method, segments, query)?;
+        self.attempt(&method, &url, &what, body).await
+    }
+
+    /// The request's URL, and how logs and errors name it: method and path only (no host
+    /// credentials, no query).
+    fn target(
+        &self,
+        method: &Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<(Url, String), OpenRouterError> {
         let url = self.url(segments, query)?;
         let what = format!("{method} {}", url.path());
-        self.attempt(&method, &url, &what, body).await
+        Ok((url, what))
     }
 
     /// Retried DELETE. Once an attempt failed ambiguously, a 404 means that attempt went

@@ -108,6 +108,13 @@ impl std::fmt::Debug for Attendance {
     }
 }
 
+impl Attendance {
+    /// A reservation held longer than `stale_after`: its minting request died.
+    pub fn is_stale_reservation(&self, now: DateTime<Utc>, stale_after: chrono::Duration) -> bool {
+        self.status == ClaimStatus::Reserved && now - self.reserved_at >= stale_after
+    }
+}
+
 /// What a claim reserves before any call to OpenRouter.
 #[derive(Debug, Clone)]
 pub struct NewReservation {

@@ -314,7 +314,7 @@ async fn take_over_if_stale(
     now: DateTime<Utc>,
     stale_after: chrono::Duration,
 ) -> StoreResult<Reservation> {
-    if existing.status != ClaimStatus::Reserved || now - existing.reserved_at < stale_after {
+    if !existing.is_stale_reservation(now, stale_after) {
         return Ok(Reservation::Existing(existing));
     }
     sqlx::query("UPDATE workshop_attendance SET reserved_at = $3 WHERE user_id = $1 AND workshop_slug = $2")

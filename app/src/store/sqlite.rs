@@ -130,7 +130,7 @@ impl Store for SqliteStore {
             sqlx::query(SELECT_ATTENDANCE).bind(&r.user_id).bind(&r.workshop_slug).fetch_optional(&mut *tx).await?
         {
             let existing = attendance_from_row(&row)?;
-            if existing.status == ClaimStatus::Reserved && r.now - existing.reserved_at >= stale_after {
+            if existing.is_stale_reservation(r.now, stale_after) {
                 sqlx::query(
                     "UPDATE workshop_attendance SET reserved_at = ?3 WHERE user_id = ?1 AND workshop_slug = ?2",
                 )

@@ -76,16 +76,6 @@ pub enum ResetInterval {
     Monthly,
 }
 
-impl ResetInterval {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResetInterval::Daily => "daily",
-            ResetInterval::Weekly => "weekly",
-            ResetInterval::Monthly => "monthly",
-        }
-    }
-}
-
 fn default_true() -> bool {
     true
 }
