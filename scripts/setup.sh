@@ -31,8 +31,10 @@ if [[ "${MINTER_SETUP_BROWSER:-1}" == 1 ]]; then
     sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
     $sudo_cmd apt-get install -y chromium || { $sudo_cmd apt-get update && $sudo_cmd apt-get install -y chromium; }
   fi
-  if [[ ! -d end2end/node_modules/@playwright/test ]]; then
+  # Playwright, axe-core and oauth2-mock-server (also used by the cargo sign-in tests);
+  # reinstalled whenever package-lock.json changes.
+  if ! cmp -s end2end/package-lock.json end2end/node_modules/.installed-lock.json; then
     log "installing the end-to-end test packages (npm ci)"
-    (cd end2end && npm ci --no-audit --no-fund)
+    (cd end2end && npm ci --no-audit --no-fund && cp package-lock.json node_modules/.installed-lock.json)
   fi
 fi

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::auth::providers::SignIn;
 use crate::auth::session::SessionKeys;
 use crate::openrouter::OpenRouterClient;
 use crate::store::Store;
@@ -14,6 +15,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub openrouter: Arc<OpenRouterClient>,
     pub session: SessionKeys,
+    /// Google / GitHub / any OIDC issuer that is configured, and the public URL.
+    pub sign_in: Arc<SignIn>,
     /// `MINTER_DEMO=1`: dev sign-in and the demo banner.
     pub demo: bool,
     pub leptos_options: LeptosOptions,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use leptos::config::LeptosOptions;
 
+use app::auth::providers::SignIn;
 use app::auth::session::SessionKeys;
 use app::auth::SessionUser;
 use app::claim::mint::claim;
@@ -45,6 +46,7 @@ fn state_for(store: Arc<dyn app::store::Store>, base_url: &str) -> AppState {
         store,
         openrouter: Arc::new(client),
         session: SessionKeys::new(&[1; 32], false),
+        sign_in: Arc::new(SignIn::new("http://127.0.0.1:3000", Vec::new())),
         demo: true,
         leptos_options: LeptosOptions::builder().output_name("minter").build(),
         guardrails_checked: Arc::default(),

@@ -210,3 +210,25 @@ contract!(guardrail_lease_has_one_winner_under_concurrency, |store: Arc<dyn Stor
     }
     assert_eq!(winners, 1);
 });
+
+contract!(login_state_is_single_use_and_forgotten_after_expiry, |store: Arc<dyn Store>| async move {
+    let now = Utc::now();
+    assert!(store.consume_login_state("attempt-1", now + Duration::minutes(10), now).await.unwrap());
+    assert!(!store.consume_login_state("attempt-1", now + Duration::minutes(10), now).await.unwrap(), "replay");
+    assert!(store.consume_login_state("attempt-2", now + Duration::minutes(10), now).await.unwrap());
+
+    // Twenty copies of one callback racing: exactly one completes.
+    let racers = (0..20).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.consume_login_state("attempt-3", now + Duration::minutes(10), now).await })
+    });
+    let mut winners = 0;
+    for racer in racers {
+        winners += usize::from(racer.await.unwrap().unwrap());
+    }
+    assert_eq!(winners, 1);
+
+    // Once expired the id is forgotten (its cookie is refused by its own expiry by then).
+    let later = now + Duration::minutes(11);
+    assert!(store.consume_login_state("attempt-1", later + Duration::minutes(10), later).await.unwrap());
+});

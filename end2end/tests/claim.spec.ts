@@ -7,7 +7,7 @@ function uniqueEmail(tag: string) {
 
 async function signIn(page: Page, email: string, name: string) {
   await page.goto('/w/demo');
-  await page.getByRole('link', { name: 'Sign in' }).click();
+  await page.getByRole('link', { name: 'Demo sign-in' }).click();
   await expect(page).toHaveURL(/\/auth\/dev\?next=/);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Name').fill(name);

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use app::auth::providers::github::{GITHUB_API_URL, GITHUB_BASE_URL};
+use app::auth::providers::{GithubConfig, OidcConfig, ProviderConfig};
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://minter.db";
 pub const DEFAULT_OPENROUTER_BASE_URL: &str = "https://openrouter.ai/api/v1";
 
@@ -15,8 +18,11 @@ pub struct Config {
     pub openrouter_max_concurrency: usize,
     pub session_secret: Vec<u8>,
     pub demo: bool,
-    /// Sessions are `Secure` cookies when this is https.
+    /// Where browsers reach us: OAuth redirect URIs are built from it, sessions are `Secure`
+    /// cookies when it is https, and cross-site POSTs are judged against it. No trailing slash.
     pub public_url: String,
+    /// Configured sign-in providers, in the order the page offers them.
+    pub sign_in: Vec<ProviderConfig>,
 }
 
 // By hand: the management key and the session secret never reach a log.
@@ -28,7 +34,15 @@ impl fmt::Debug for Config {
             .field("openrouter_base_url", &self.openrouter_base_url)
             .field("demo", &self.demo)
             .field("public_url", &self.public_url)
+            .field("sign_in", &self.sign_in.iter().map(provider_id).collect::<Vec<_>>())
             .finish_non_exhaustive()
+    }
+}
+
+fn provider_id(provider: &ProviderConfig) -> &str {
+    match provider {
+        ProviderConfig::Oidc(c) => &c.id,
+        ProviderConfig::Github(_) => "github",
     }
 }
 
@@ -78,6 +92,29 @@ impl Config {
                 }
             },
         };
+        let public_url = match non_empty("PUBLIC_URL") {
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                url.trim_end_matches('/').to_string()
+            }
+            Some(url) => {
+                missing.push(format!("PUBLIC_URL must start with https:// (or http:// for local use), not {url:?}"));
+                String::new()
+            }
+            None if demo => "http://127.0.0.1:3000".to_string(),
+            None => {
+                missing
+                    .push("PUBLIC_URL (e.g. https://keys.example.org; OAuth redirect URIs are built from it)".into());
+                String::new()
+            }
+        };
+        let sign_in = sign_in_providers(&non_empty, &mut missing);
+        if sign_in.is_empty() && !demo {
+            missing.push(
+                "a sign-in method: GOOGLE_CLIENT_ID + GOOGLE_CLIENT_SECRET, GITHUB_CLIENT_ID + GITHUB_CLIENT_SECRET, \
+                 or OIDC_ISSUER + OIDC_CLIENT_ID + OIDC_CLIENT_SECRET"
+                    .into(),
+            );
+        }
         if !missing.is_empty() {
             return Err(format!("missing or invalid configuration:\n  - {}", missing.join("\n  - ")));
         }
@@ -89,13 +126,65 @@ impl Config {
             openrouter_max_concurrency,
             session_secret,
             demo,
-            public_url: non_empty("PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".to_string()),
+            public_url,
+            sign_in,
         })
     }
 
     pub fn from_env() -> Result<Self, String> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
+}
+
+/// Google, GitHub and one generic OIDC issuer, each configured by its client id and secret (both
+/// or neither).
+fn sign_in_providers(non_empty: &impl Fn(&str) -> Option<String>, missing: &mut Vec<String>) -> Vec<ProviderConfig> {
+    let mut providers = Vec::new();
+    let mut pair =
+        |prefix: &str| match (non_empty(&format!("{prefix}_CLIENT_ID")), non_empty(&format!("{prefix}_CLIENT_SECRET")))
+        {
+            (Some(id), Some(secret)) => Some((id, secret)),
+            (None, None) => None,
+            (Some(_), None) => {
+                missing.push(format!("{prefix}_CLIENT_SECRET ({prefix}_CLIENT_ID is set)"));
+                None
+            }
+            (None, Some(_)) => {
+                missing.push(format!("{prefix}_CLIENT_ID ({prefix}_CLIENT_SECRET is set)"));
+                None
+            }
+        };
+    if let Some((id, secret)) = pair("GOOGLE") {
+        providers.push(ProviderConfig::Oidc(OidcConfig::google(id, secret, non_empty("GOOGLE_ISSUER"))));
+    }
+    if let Some((client_id, client_secret)) = pair("GITHUB") {
+        providers.push(ProviderConfig::Github(GithubConfig {
+            client_id,
+            client_secret,
+            base_url: non_empty("GITHUB_BASE_URL").unwrap_or_else(|| GITHUB_BASE_URL.into()),
+            api_url: non_empty("GITHUB_API_URL").unwrap_or_else(|| GITHUB_API_URL.into()),
+        }));
+    }
+    // Any other OpenID Connect issuer (Auth0, Microsoft Entra, Keycloak, …): configuration only.
+    let generic = pair("OIDC");
+    match (generic, non_empty("OIDC_ISSUER")) {
+        (Some((client_id, client_secret)), Some(issuer)) => {
+            let id = non_empty("OIDC_ID").unwrap_or_else(|| "oidc".into());
+            let taken = ["google", "github", "dev"].contains(&id.as_str());
+            if taken || id.is_empty() || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                missing.push(format!(
+                    "OIDC_ID must be lower-case letters, digits and dashes, not google/github/dev: {id:?}"
+                ));
+            } else {
+                let label = non_empty("OIDC_LABEL").unwrap_or_else(|| "single sign-on".into());
+                providers.push(ProviderConfig::Oidc(OidcConfig { id, label, issuer, client_id, client_secret }));
+            }
+        }
+        (Some(_), None) => missing.push("OIDC_ISSUER (OIDC_CLIENT_ID is set)".into()),
+        (None, _) => {}
+    }
+    providers
 }
 
 fn rand_secret() -> Vec<u8> {
@@ -134,16 +223,90 @@ mod tests {
         assert_eq!(config.openrouter_base_url, DEFAULT_OPENROUTER_BASE_URL);
     }
 
+    const BASE: [(&str, &str); 3] = [
+        ("OPENROUTER_MANAGEMENT_KEY", "sk-or-v1-k"),
+        ("SESSION_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("PUBLIC_URL", "https://keys.example.org/"),
+    ];
+
+    fn with<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        BASE.iter().copied().chain(extra.iter().copied()).collect()
+    }
+
+    #[test]
+    fn production_needs_public_url_and_a_sign_in_method() {
+        let err = Config::from_lookup(lookup(&BASE[..2])).unwrap_err();
+        assert!(err.contains("PUBLIC_URL"), "{err}");
+        assert!(err.contains("a sign-in method"), "{err}");
+        let err = Config::from_lookup(lookup(&[BASE[0], BASE[1], ("PUBLIC_URL", "keys.example.org")])).unwrap_err();
+        assert!(err.contains("PUBLIC_URL must start with https://"), "{err}");
+    }
+
+    #[test]
+    fn providers_are_configured_by_id_and_secret_pairs() {
+        let vars = with(&[
+            ("GOOGLE_CLIENT_ID", "g-id"),
+            ("GOOGLE_CLIENT_SECRET", "g-secret"),
+            ("GITHUB_CLIENT_ID", "gh-id"),
+            ("GITHUB_CLIENT_SECRET", "gh-secret"),
+            ("OIDC_ISSUER", "https://login.example.org/realms/w"),
+            ("OIDC_CLIENT_ID", "kc-id"),
+            ("OIDC_CLIENT_SECRET", "kc-secret"),
+            ("OIDC_ID", "keycloak"),
+            ("OIDC_LABEL", "Keycloak"),
+        ]);
+        let config = Config::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(config.public_url, "https://keys.example.org", "trailing slash dropped");
+        let ids: Vec<_> = config.sign_in.iter().map(provider_id).collect();
+        assert_eq!(ids, ["google", "github", "keycloak"]);
+        match &config.sign_in[0] {
+            ProviderConfig::Oidc(google) => assert_eq!(google.issuer, "https://accounts.google.com"),
+            ProviderConfig::Github(_) => panic!("google first"),
+        }
+        match &config.sign_in[1] {
+            ProviderConfig::Github(github) => {
+                assert_eq!((github.base_url.as_str(), github.api_url.as_str()), (GITHUB_BASE_URL, GITHUB_API_URL))
+            }
+            ProviderConfig::Oidc(_) => panic!("github second"),
+        }
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+
+    #[test]
+    fn half_configured_providers_are_reported() {
+        let vars = with(&[
+            ("GOOGLE_CLIENT_ID", "g-id"),
+            ("GITHUB_CLIENT_SECRET", "gh-secret"),
+            ("OIDC_CLIENT_ID", "x"),
+            ("OIDC_CLIENT_SECRET", "y"),
+        ]);
+        let err = Config::from_lookup(lookup(&vars)).unwrap_err();
+        for expected in ["GOOGLE_CLIENT_SECRET", "GITHUB_CLIENT_ID", "OIDC_ISSUER"] {
+            assert!(err.contains(expected), "{expected} in {err}");
+        }
+        let vars = with(&[
+            ("OIDC_ISSUER", "https://i"),
+            ("OIDC_CLIENT_ID", "x"),
+            ("OIDC_CLIENT_SECRET", "y"),
+            ("OIDC_ID", "github"),
+        ]);
+        assert!(Config::from_lookup(lookup(&vars)).unwrap_err().contains("OIDC_ID"));
+    }
+
     #[test]
     fn debug_hides_secrets() {
         let config = Config::from_lookup(lookup(&[
             ("OPENROUTER_MANAGEMENT_KEY", "sk-or-v1-secretsecret"),
             ("SESSION_SECRET", "0123456789abcdef0123456789abcdef"),
             ("DATABASE_URL", "postgres://user:hunter2@db/minter"),
+            ("PUBLIC_URL", "https://keys.example.org"),
+            ("GITHUB_CLIENT_ID", "gh-id"),
+            ("GITHUB_CLIENT_SECRET", "gh-hunter3"),
         ]))
         .unwrap();
         let shown = format!("{config:?}");
-        for secret in ["secretsecret", "0123456789abcdef", "hunter2"] {
+        for secret in ["secretsecret", "0123456789abcdef", "hunter2", "hunter3"] {
             assert!(!shown.contains(secret), "{shown}");
         }
     }

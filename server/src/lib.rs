@@ -1,20 +1,23 @@
 //! The axum server: wiring of configuration, state, routes and (in demo mode) the simulator.
 
 pub mod config;
+mod cross_site;
 mod dev_auth;
+mod plain_page;
+mod sign_in;
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::Request;
-use axum::response::{IntoResponse, Redirect};
-use axum::routing::{get, post};
+use axum::response::IntoResponse;
+use axum::routing::get;
 use axum::Router;
-use axum_extra::extract::CookieJar;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 
+use app::auth::providers::SignIn;
 use app::auth::session::SessionKeys;
 use app::openrouter::{OpenRouterClient, Simulator};
 use app::state::AppState;
@@ -48,6 +51,7 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
         store,
         openrouter: Arc::new(openrouter),
         session: SessionKeys::new(&config.session_secret, config.public_url.starts_with("https://")),
+        sign_in: Arc::new(SignIn::new(&config.public_url, config.sign_in.clone())),
         demo: config.demo,
         leptos_options,
         guardrails_checked: Arc::default(),
@@ -61,8 +65,7 @@ fn hex_token() -> String {
 /// Every route of the application; tests call this with their own state.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let mut router =
-        Router::new().route("/api/{*fn_name}", get(server_fn).post(server_fn)).route("/auth/logout", post(logout));
+    let mut router = Router::new().route("/api/{*fn_name}", get(server_fn).post(server_fn)).merge(sign_in::routes());
     if state.demo {
         router = router.merge(dev_auth::routes());
     }
@@ -80,13 +83,13 @@ pub fn router(state: AppState) -> Router {
             },
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            cross_site::PublicOrigin::of(state.sign_in.public_url()),
+            cross_site::refuse_cross_site_posts,
+        ))
         .with_state(state)
 }
 
 async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
     handle_server_fns_with_context(move || provide_context(state.clone()), request).await
-}
-
-async fn logout(State(state): State<AppState>, jar: CookieJar) -> impl IntoResponse {
-    (jar.remove(state.session.removal_cookie()), Redirect::to("/"))
 }

@@ -1,8 +1,9 @@
 //! The real router over real HTTP on loopback: demo sign-in, pages, the claim server function.
 
+mod support;
+
 use std::net::SocketAddr;
 
-use leptos::config::LeptosOptions;
 use leptos::server_fn::ServerFn;
 use reqwest::header::{ACCEPT, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
@@ -14,6 +15,7 @@ use server::config::Config;
 struct TestServer {
     addr: SocketAddr,
     _dir: tempfile::TempDir,
+    _serial: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl TestServer {
@@ -23,6 +25,7 @@ impl TestServer {
 }
 
 async fn start(demo: bool) -> TestServer {
+    let serial = support::one_server_at_a_time().await;
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/routes.db", dir.path().display());
     let config = Config::from_lookup(|name| match name {
@@ -32,15 +35,14 @@ async fn start(demo: bool) -> TestServer {
         "OPENROUTER_MANAGEMENT_KEY" if !demo => Some("sk-or-v1-test".into()),
         "OPENROUTER_BASE_URL" if !demo => Some("http://127.0.0.1:9/api/v1".into()),
         "SESSION_SECRET" if !demo => Some("x".repeat(32)),
+        "PUBLIC_URL" if !demo => Some("https://keys.example.org".into()),
+        "GITHUB_CLIENT_ID" if !demo => Some("gh-id".into()),
+        "GITHUB_CLIENT_SECRET" if !demo => Some("gh-secret".into()),
         _ => None,
     })
     .unwrap();
-    let options = LeptosOptions::builder().output_name("minter").site_root("target/site").build();
-    let state = server::build_state(&config, options).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, server::router(state)).await.unwrap() });
-    TestServer { addr, _dir: dir }
+    let (addr, _) = support::serve(config, support::bind_loopback()).await;
+    TestServer { addr, _dir: dir, _serial: serial }
 }
 
 fn client() -> reqwest::Client {
@@ -150,6 +152,10 @@ async fn demo_routes_do_not_exist_outside_demo_mode() {
     let page = client().get(server.url("/w/demo")).send().await.unwrap().text().await.unwrap();
     assert!(!page.contains("demo-banner"));
     assert!(!page.contains("/auth/dev"), "no link to a route that does not exist");
+    // Only GitHub is configured here: Google is not offered, and its login route is a 404.
+    assert!(page.contains("Sign in with GitHub") && !page.contains("Sign in with Google"), "{page}");
+    let response = client().get(server.url("/auth/login/google?next=/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -2,6 +2,10 @@
 
 mod email;
 #[cfg(feature = "ssr")]
+pub mod login_state;
+#[cfg(feature = "ssr")]
+pub mod providers;
+#[cfg(feature = "ssr")]
 pub mod session;
 
 pub use email::{looks_like_email, normalize_email};
@@ -18,20 +22,52 @@ pub struct SessionUser {
     pub provider: String,
 }
 
+/// A way to sign in, as a button on the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOption {
+    pub label: String,
+    pub href: String,
+}
+
 #[cfg(feature = "ssr")]
-pub use server::current_user;
+pub use server::{current_user, encode_query_value, require_user, sign_in_options};
 
 #[cfg(feature = "ssr")]
 mod server {
     use axum_extra::extract::CookieJar;
 
-    use super::{session::COOKIE_NAME, SessionUser};
+    use super::{session::COOKIE_NAME, SessionUser, SignInOption};
     use crate::state::AppState;
 
     /// The session user of the request a server function is serving, if any.
     pub async fn current_user(state: &AppState) -> Option<SessionUser> {
         let jar: CookieJar = leptos_axum::extract().await.ok()?;
         state.session.verify(jar.get(COOKIE_NAME)?.value())
+    }
+
+    /// The session user, or `None` with the response status set to 401 Unauthorized.
+    pub async fn require_user(state: &AppState) -> Option<SessionUser> {
+        let user = current_user(state).await;
+        if user.is_none() {
+            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(axum::http::StatusCode::UNAUTHORIZED);
+            }
+        }
+        user
+    }
+
+    /// Every configured way to sign in, each returning to `next`; the unverified demo form
+    /// comes first in demo mode.
+    pub fn sign_in_options(state: &AppState, next: &str) -> Vec<SignInOption> {
+        let demo = state.demo.then(|| SignInOption {
+            label: "Demo sign-in".into(),
+            href: format!("/auth/dev?next={}", encode_query_value(next)),
+        });
+        demo.into_iter().chain(state.sign_in.options(next)).collect()
+    }
+
+    pub fn encode_query_value(value: &str) -> String {
+        form_urlencoded::byte_serialize(value.as_bytes()).collect()
     }
 }
 

@@ -1,11 +1,15 @@
-//! The stateless session: a signed JWT (HS256) in an HttpOnly, SameSite=Lax cookie.
+//! The stateless session: a signed JWT (HS256) in an HttpOnly, SameSite=Lax cookie. The same
+//! secret signs the short-lived login cookie (`login_state`); the `aud` claim keeps the two apart.
 
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::SessionUser;
+
+const SESSION_AUDIENCE: &str = "minter-session";
 
 pub const COOKIE_NAME: &str = "minter_session";
 /// A workshop day with margin; signing in again is cheap.
@@ -13,6 +17,7 @@ pub const LIFETIME: chrono::Duration = chrono::Duration::hours(12);
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
+    aud: String,
     sub: String,
     email: String,
     name: String,
@@ -43,6 +48,7 @@ impl SessionKeys {
 
     pub fn issue(&self, user: &SessionUser, now: DateTime<Utc>) -> String {
         let claims = Claims {
+            aud: SESSION_AUDIENCE.to_string(),
             sub: user.user_id.clone(),
             email: user.email.clone(),
             name: user.name.clone(),
@@ -50,21 +56,32 @@ impl SessionKeys {
             iat: now.timestamp(),
             exp: (now + LIFETIME).timestamp(),
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 signing cannot fail")
+        self.sign(&claims)
     }
 
-    /// The user of a valid, unexpired token signed with our secret; anything else is `None`.
+    /// The user of a valid, unexpired session token signed with our secret; anything else is `None`.
     pub fn verify(&self, token: &str) -> Option<SessionUser> {
+        let claims: Claims = self.verify_claims(token, SESSION_AUDIENCE)?;
+        Some(SessionUser { user_id: claims.sub, email: claims.email, name: claims.name, provider: claims.provider })
+    }
+
+    /// Signs any claims with the session secret; they must carry `aud` and `exp`.
+    pub(crate) fn sign(&self, claims: &impl Serialize) -> String {
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).expect("HS256 signing cannot fail")
+    }
+
+    /// Claims of an unexpired token for `audience` signed with our secret.
+    pub(crate) fn verify_claims<T: DeserializeOwned>(&self, token: &str, audience: &str) -> Option<T> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        let data = decode::<Claims>(token, &self.decoding, &validation).ok()?;
-        Some(SessionUser {
-            user_id: data.claims.sub,
-            email: data.claims.email,
-            name: data.claims.name,
-            provider: data.claims.provider,
-        })
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "aud"]);
+        decode::<T>(token, &self.decoding, &validation).ok().map(|data| data.claims)
+    }
+
+    /// `Secure` cookies (the public URL is https).
+    pub fn secure(&self) -> bool {
+        self.secure
     }
 
     pub fn cookie(&self, token: String) -> Cookie<'static> {
@@ -82,7 +99,7 @@ impl SessionKeys {
     }
 }
 
-fn time_duration(d: chrono::Duration) -> cookie::time::Duration {
+pub(crate) fn time_duration(d: chrono::Duration) -> cookie::time::Duration {
     cookie::time::Duration::seconds(d.num_seconds())
 }
 

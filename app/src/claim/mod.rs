@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::ClaimError;
 
-use crate::auth::SessionUser;
+use crate::auth::{SessionUser, SignInOption};
 use crate::workshops::{WindowState, Workshop};
 
 /// The attendee's key as the page shows it.
@@ -36,8 +36,8 @@ pub struct WorkshopPageData {
     pub claimed: u32,
     pub user: Option<SessionUser>,
     pub my_key: Option<MyKey>,
-    /// Where "Sign in" leads; `None` when no sign-in method is configured.
-    pub sign_in_url: Option<String>,
+    /// The sign-in buttons; empty when no sign-in method is configured.
+    pub sign_in: Vec<SignInOption>,
 }
 
 impl WorkshopPageData {
@@ -71,7 +71,7 @@ pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, Server
         claimed,
         user,
         my_key,
-        sign_in_url: state.demo.then(|| format!("/auth/dev?next=/w/{slug}")),
+        sign_in: crate::auth::sign_in_options(&state, &format!("/w/{slug}")),
     })
 }
 
@@ -83,7 +83,7 @@ pub async fn claim_key(slug: String, marketing_consent: Option<String>) -> Resul
 
     let state = app_state().map_err(ClaimError::from_server_fn_error)?;
     let result = async {
-        let user = crate::auth::current_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
+        let user = crate::auth::require_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
         let workshop = crate::workshops::find(&slug).ok_or(ClaimError::UnknownWorkshop)?;
         let consent = marketing_consent.is_some_and(|v| !v.is_empty());
         let row = mint::claim(&state, &user, workshop, consent, Utc::now()).await?;

@@ -88,9 +88,17 @@ fn KeyOrClaim(data: PageData, claim: ServerAction<ClaimKey>) -> impl IntoView {
     let slug = data.workshop.slug.clone();
     let open = matches!(data.window, WindowState::Open { .. }) && data.keys_left() > 0;
     let Some(user) = data.user else {
-        let sign_in = match data.sign_in_url {
-            Some(url) => view! { <a class="button" rel="external" href=url>"Sign in"</a> }.into_any(),
-            None => view! { <p class="muted">"Sign-in is not available on this server yet."</p> }.into_any(),
+        let sign_in = if data.sign_in.is_empty() {
+            view! { <p class="muted">"Sign-in is not available on this server yet."</p> }.into_any()
+        } else {
+            view! {
+                <div class="sign-in-options">
+                    {data.sign_in.into_iter().map(|option| view! {
+                        <a class="button" rel="external" href=option.href>{option.label}</a>
+                    }).collect_view()}
+                </div>
+            }
+            .into_any()
         };
         return view! {
             <section class="card sign-in">

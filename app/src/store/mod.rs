@@ -192,6 +192,10 @@ pub trait Store: Send + Sync + 'static {
         ttl: chrono::Duration,
     ) -> StoreResult<bool>;
     async fn release_guardrail_lease(&self, workshop_slug: &str, holder: &str) -> StoreResult<()>;
+
+    /// Marks a sign-in attempt (the login cookie's id) as completed; `false` when it already was,
+    /// i.e. the callback is a replay. Forgets attempts that expired before `now`.
+    async fn consume_login_state(&self, id: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool>;
 }
 
 /// Opens the database named by a `DATABASE_URL` and applies the migrations.

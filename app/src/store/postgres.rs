@@ -305,6 +305,18 @@ impl Store for PgStore {
             .await?;
         Ok(())
     }
+
+    async fn consume_login_state(&self, id: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
+        sqlx::query("DELETE FROM used_login_states WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        let inserted =
+            sqlx::query("INSERT INTO used_login_states (id, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(id)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(inserted == 1)
+    }
 }
 
 /// A row whose minting request died long ago is handed to this request; otherwise it is reported.

@@ -1,0 +1,54 @@
+//! What the server's integration tests share: one runtime for the servers under test, and
+//! stand-ins for the services the sign-in tests cannot reach.
+
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
+
+pub mod fake_github;
+pub mod oidc_mock;
+
+use std::net::SocketAddr;
+use std::sync::LazyLock;
+
+use leptos::config::LeptosOptions;
+
+use app::state::AppState;
+use server::config::Config;
+
+/// Every server under test runs on this one multi-thread runtime, as in production, not on the
+/// short-lived runtime of the `#[tokio::test]` that started it.
+static SERVERS: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("test runtime")
+});
+
+/// One test with a server at a time, per test binary. Several router instances rendering
+/// concurrently in one process occasionally stall a render forever in Leptos (seen: about 1 run
+/// in 10 of routes.rs with 8 test threads; 0 in 40 serial runs; never with one router, as in
+/// production, across 3,150 concurrent page loads). Tests hold this for their whole run.
+pub async fn one_server_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SERIAL.lock().await
+}
+
+/// Builds the state from `config` and serves the real router on `listener` (bound by the
+/// caller, so `PUBLIC_URL` can name its port).
+pub async fn serve(config: Config, listener: std::net::TcpListener) -> (SocketAddr, AppState) {
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let state = SERVERS
+        .spawn(async move {
+            let options = LeptosOptions::builder().output_name("minter").site_root("target/site").build();
+            let state = server::build_state(&config, options).await.unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let router = server::router(state.clone());
+            tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+            state
+        })
+        .await
+        .unwrap();
+    (addr, state)
+}
+
+pub fn bind_loopback() -> std::net::TcpListener {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap()
+}
