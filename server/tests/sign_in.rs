@@ -462,3 +462,29 @@ async fn logout_clears_the_session() {
     let cleared = response.headers()[SET_COOKIE].to_str().unwrap();
     assert!(cleared.starts_with("minter_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
 }
+
+#[tokio::test]
+async fn an_unreachable_provider_is_a_502_page_not_a_hang() {
+    let site = Site::start().await;
+    let issuer = site.google.issuer.clone();
+    drop(site.google);
+    // The mock is killed on drop; wait until its port refuses connections.
+    for _ in 0..50 {
+        if reqwest::get(format!("{issuer}/.well-known/openid-configuration")).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let response = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/auth/login/google?next=/w/demo", site.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Google could not be reached"), "{page}");
+    assert!(page.contains("Try again with Google"), "{page}");
+}
