@@ -2,7 +2,7 @@
 //! PKCE verifier, OIDC nonce, where to go next). Signed with the session secret, scoped to the
 //! callback path, and single-use: the callback records its id (`Store::consume_login_state`).
 
-use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::cookie::Cookie;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -57,23 +57,11 @@ impl LoginState {
 
 impl SessionKeys {
     pub fn login_cookie(&self, login: &LoginState) -> Cookie<'static> {
-        // Lax: the provider's redirect back is a top-level GET navigation, which carries it.
-        Cookie::build((COOKIE_NAME, self.sign(login)))
-            .path(COOKIE_PATH)
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(self.secure())
-            .max_age(time_duration(LIFETIME))
-            .build()
+        self.cookie_builder(COOKIE_NAME, self.sign(login), COOKIE_PATH).max_age(time_duration(LIFETIME)).build()
     }
 
     pub fn login_removal_cookie(&self) -> Cookie<'static> {
-        Cookie::build((COOKIE_NAME, ""))
-            .path(COOKIE_PATH)
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(self.secure())
-            .build()
+        self.cookie_builder(COOKIE_NAME, String::new(), COOKIE_PATH).build()
     }
 
     /// A login cookie we signed that has not expired; session tokens do not pass (other `aud`).

@@ -3,6 +3,7 @@
 
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use chrono::{DateTime, Utc};
+use cookie::CookieBuilder;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -79,23 +80,23 @@ impl SessionKeys {
         decode::<T>(token, &self.decoding, &validation).ok().map(|data| data.claims)
     }
 
-    /// `Secure` cookies (the public URL is https).
-    pub fn secure(&self) -> bool {
-        self.secure
+    /// Our cookies' common attributes: HttpOnly, SameSite=Lax (the provider's redirect back is a
+    /// top-level GET, which carries it), `Secure` when the public URL is https.
+    pub(crate) fn cookie_builder(
+        &self,
+        name: &'static str,
+        value: String,
+        path: &'static str,
+    ) -> CookieBuilder<'static> {
+        Cookie::build((name, value)).path(path).http_only(true).same_site(SameSite::Lax).secure(self.secure)
     }
 
     pub fn cookie(&self, token: String) -> Cookie<'static> {
-        Cookie::build((COOKIE_NAME, token))
-            .path("/")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(self.secure)
-            .max_age(time_duration(LIFETIME))
-            .build()
+        self.cookie_builder(COOKIE_NAME, token, "/").max_age(time_duration(LIFETIME)).build()
     }
 
     pub fn removal_cookie(&self) -> Cookie<'static> {
-        Cookie::build((COOKIE_NAME, "")).path("/").http_only(true).same_site(SameSite::Lax).secure(self.secure).build()
+        self.cookie_builder(COOKIE_NAME, String::new(), "/").build()
     }
 }
 

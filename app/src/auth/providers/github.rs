@@ -10,7 +10,7 @@ use oauth2::{
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::{token_error, Authorization, Identity, SignInError};
+use super::{fetch_json, token_error, Authorization, Identity, SignInError};
 use crate::auth::login_state::LoginState;
 
 pub const GITHUB_BASE_URL: &str = "https://github.com";
@@ -105,20 +105,12 @@ impl GithubProvider {
 
     async fn api<T: DeserializeOwned>(&self, access_token: &str, path: &str) -> Result<T, SignInError> {
         let url = format!("{}{path}", self.config.api_url.trim_end_matches('/'));
-        let unavailable = |e: &dyn std::fmt::Display| {
-            tracing::warn!(path, error = %e, "GitHub API request failed");
-            SignInError::Unavailable(LABEL.into())
-        };
-        let response = self
+        let request = self
             .http
-            .get(&url)
+            .get(url)
             .bearer_auth(access_token)
             .header("accept", "application/vnd.github+json")
-            .header("x-github-api-version", "2022-11-28")
-            .send()
-            .await
-            .map_err(|e| unavailable(&e))?;
-        let response = response.error_for_status().map_err(|e| unavailable(&e))?;
-        response.json().await.map_err(|e| unavailable(&e))
+            .header("x-github-api-version", "2022-11-28");
+        fetch_json(request, "github", LABEL).await
     }
 }

@@ -203,6 +203,21 @@ struct ErrorBody {
     error: String,
 }
 
+/// GETs JSON from a provider; any failure (transport, status, body) is "unreachable" to the
+/// person signing in, and logged with the provider's id (the error names the URL, never a token).
+async fn fetch_json<T: serde::de::DeserializeOwned>(
+    request: oauth2::reqwest::RequestBuilder,
+    provider: &str,
+    label: &str,
+) -> Result<T, SignInError> {
+    let unavailable = |e: oauth2::reqwest::Error| {
+        tracing::warn!(provider, error = %e, "provider request failed");
+        SignInError::Unavailable(label.to_string())
+    };
+    let response = request.send().await.map_err(unavailable)?.error_for_status().map_err(unavailable)?;
+    response.json().await.map_err(unavailable)
+}
+
 fn random_token() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use super::{random_token, token_error, Authorization, Identity, SignInError};
+use super::{fetch_json, random_token, token_error, Authorization, Identity, SignInError};
 use crate::auth::login_state::LoginState;
 
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
@@ -271,12 +271,6 @@ impl OidcProvider {
     }
 
     async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, SignInError> {
-        let unavailable = |e: &dyn std::fmt::Display| {
-            tracing::warn!(provider = %self.config.id, url, error = %e, "OIDC provider request failed");
-            SignInError::Unavailable(self.config.label.clone())
-        };
-        let response = self.http.get(url).send().await.map_err(|e| unavailable(&e))?;
-        let response = response.error_for_status().map_err(|e| unavailable(&e))?;
-        response.json().await.map_err(|e| unavailable(&e))
+        fetch_json(self.http.get(url), &self.config.id, &self.config.label).await
     }
 }
