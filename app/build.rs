@@ -11,27 +11,34 @@ mod spec;
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let dir = manifest_dir.join("../workshops");
-    println!("cargo:rerun-if-changed={}", dir.display());
     println!("cargo:rerun-if-changed=src/workshops/spec.rs");
 
-    let mut generated = String::from("pub static EMBEDDED: &[(&str, &str)] = &[\n");
+    let mut generated = String::new();
     let mut failures = Vec::new();
-    for path in workshop_files(&dir) {
-        println!("cargo:rerun-if-changed={}", path.display());
-        let shown = format!("workshops/{}", path.file_name().unwrap().to_string_lossy());
-        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        match fs::read_to_string(&path) {
-            Ok(text) => match spec::parse(&stem, &text) {
-                Ok(_) => {
-                    let absolute = path.canonicalize().unwrap();
-                    writeln!(generated, "    ({stem:?}, include_str!({:?})),", absolute.display().to_string()).unwrap();
-                }
-                Err(e) => failures.push(format!("{shown}: {e}")),
-            },
-            Err(e) => failures.push(format!("{shown}: cannot read: {e}")),
+    // `workshops/demo/` holds workshops that exist only in demo mode (states to try and test).
+    for (name, dir, shown_dir) in
+        [("EMBEDDED", dir.clone(), "workshops"), ("DEMO_ONLY", dir.join("demo"), "workshops/demo")]
+    {
+        println!("cargo:rerun-if-changed={}", dir.display());
+        writeln!(generated, "pub static {name}: &[(&str, &str)] = &[").unwrap();
+        for path in workshop_files(&dir) {
+            println!("cargo:rerun-if-changed={}", path.display());
+            let shown = format!("{shown_dir}/{}", path.file_name().unwrap().to_string_lossy());
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            match fs::read_to_string(&path) {
+                Ok(text) => match spec::parse(&stem, &text) {
+                    Ok(_) => {
+                        let absolute = path.canonicalize().unwrap();
+                        writeln!(generated, "    ({stem:?}, include_str!({:?})),", absolute.display().to_string())
+                            .unwrap();
+                    }
+                    Err(e) => failures.push(format!("{shown}: {e}")),
+                },
+                Err(e) => failures.push(format!("{shown}: cannot read: {e}")),
+            }
         }
+        generated.push_str("];\n");
     }
-    generated.push_str("];\n");
 
     if !failures.is_empty() {
         for failure in &failures {

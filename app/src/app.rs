@@ -5,7 +5,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use crate::pages::{HomePage, NotFound, WorkshopPage};
+use crate::pages::{HomePage, NotFound, ProjectorPage, WorkshopPage};
 use crate::site::load_site_info;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -42,6 +42,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/w/:slug") view=WorkshopPage ssr=SsrMode::Async/>
+                    <Route path=path!("/w/:slug/projector") view=ProjectorPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

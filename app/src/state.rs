@@ -19,6 +19,8 @@ pub struct AppState {
     pub sign_in: Arc<SignIn>,
     /// `MINTER_DEMO=1`: dev sign-in and the demo banner.
     pub demo: bool,
+    /// The in-process OpenRouter simulator, when demo mode runs without a management key.
+    pub simulator: Option<crate::openrouter::Simulator>,
     pub leptos_options: LeptosOptions,
     /// Workshops whose guardrail this process has compared with the YAML (drift repair).
     pub guardrails_checked: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,

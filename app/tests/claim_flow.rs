@@ -33,7 +33,7 @@ struct Harness {
 async fn harness() -> Harness {
     let (store, db) = support::db::sqlite_store().await;
     let spawned = Simulator::new(MGMT_KEY).spawn().await.unwrap();
-    let state = state_for(store, &spawned.base_url);
+    let state = AppState { simulator: Some(spawned.simulator.clone()), ..state_for(store, &spawned.base_url) };
     Harness { state, simulator: spawned.simulator, base_url: spawned.base_url, _db: db }
 }
 
@@ -48,6 +48,7 @@ fn state_for(store: Arc<dyn app::store::Store>, base_url: &str) -> AppState {
         session: SessionKeys::new(&[1; 32], false),
         sign_in: Arc::new(SignIn::new("http://127.0.0.1:3000", Vec::new())),
         demo: true,
+        simulator: None,
         leptos_options: LeptosOptions::builder().output_name("minter").build(),
         guardrails_checked: Arc::default(),
     }
@@ -260,6 +261,81 @@ async fn claims_outside_the_window_are_refused_and_change_nothing() {
     assert_eq!(h.simulator.request_count(), 0);
     assert!(h.state.store.attendance(&ada.user_id, "flow").await.unwrap().is_none());
     assert!(!h.state.store.attendee(&ada.user_id).await.unwrap().unwrap().marketing_opted_in, "consent not stored");
+}
+
+#[tokio::test]
+async fn the_same_email_through_another_sign_in_is_refused() {
+    let h = harness().await;
+    let w = workshop(10);
+    let with = |user_id: &str, email: &str, provider: &str| AttendeeProfile {
+        user_id: user_id.into(),
+        email: email.into(),
+        email_normalized: app::auth::normalize_email(email),
+        display_name: "Ada".into(),
+        auth_provider: provider.into(),
+    };
+    let github = with("github|42", "ada.lovelace@gmail.com", "github");
+    let google = with("google|7", "Ada.Lovelace+workshop@googlemail.com", "google");
+    for p in [&github, &google] {
+        h.state.store.upsert_attendee(p, now()).await.unwrap();
+    }
+    let session = |p: &AttendeeProfile| SessionUser {
+        user_id: p.user_id.clone(),
+        email: p.email.clone(),
+        name: p.display_name.clone(),
+        provider: p.auth_provider.clone(),
+    };
+    claim(&h.state, &session(&github), &w, false, now()).await.unwrap();
+    let keys_before = h.simulator.key_count();
+    let refused = claim(&h.state, &session(&google), &w, false, now()).await.unwrap_err();
+    assert_eq!(refused, ClaimError::ClaimedWithOtherSignIn { provider: "github".into() });
+    assert!(refused.to_string().contains("another sign-in (GitHub)"), "{refused}");
+    assert_eq!(h.simulator.key_count(), keys_before, "no key minted for the second sign-in");
+    assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 1);
+    assert!(h.state.store.attendance("google|7", "flow").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn test_my_key_explains_each_failure_of_a_real_request() {
+    use app::claim::key_check::{cheapest_model, check_key};
+    use app::claim::key_faults::{inject, KeyFault};
+    use app::claim::KeyCheck;
+
+    let h = harness().await;
+    let w = workshop(10);
+    let cheapest = cheapest_model(&w.openrouter.models).unwrap().id.clone();
+    assert_eq!(cheapest, "meta-llama/llama-3.1-8b-instruct", "0.02 + 0.05 beats 0.15 + 0.6");
+    let check = |key: String| {
+        let (state, model) = (h.state.clone(), cheapest.clone());
+        async move { check_key(&state.openrouter, &key, &model).await }
+    };
+    let mut key_of = Vec::new();
+    for name in ["works", "expired", "budget", "models", "revoked"] {
+        let row = claim(&h.state, &user(&h.state, name).await, &w, false, now()).await.unwrap();
+        key_of.push(row.or_key_plaintext.unwrap());
+    }
+
+    let works = check(key_of[0].clone()).await;
+    assert_eq!(
+        works,
+        KeyCheck::Works { model: cheapest.clone(), answer: app::openrouter::simulator::CANNED_COMPLETION.into() }
+    );
+    let spent = h.simulator.keys().iter().map(|k| k.info.usage).sum::<f64>();
+    assert!(spent > 0.0, "the test request was charged to the attendee's key");
+
+    let faults = [
+        (KeyFault::Expired, KeyCheck::Expired),
+        (KeyFault::OverBudget, KeyCheck::OverBudget),
+        (KeyFault::ModelNotAllowed, KeyCheck::ModelNotAllowed { model: cheapest.clone() }),
+        (KeyFault::Revoked, KeyCheck::Revoked),
+    ];
+    for (key, (fault, expected)) in key_of[1..].iter().zip(faults) {
+        assert!(check(key.clone()).await.works(), "{fault:?}: works before");
+        inject(&h.state, key, fault).await.unwrap();
+        assert_eq!(check(key.clone()).await, expected, "{fault:?}");
+    }
+    // The others were not touched.
+    assert!(check(key_of[0].clone()).await.works());
 }
 
 #[tokio::test]

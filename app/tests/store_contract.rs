@@ -172,6 +172,69 @@ contract!(pool_is_exact_under_concurrency, |store: Arc<dyn Store>| async move {
     assert_eq!(store.claimed_count("rush").await.unwrap(), POOL);
 });
 
+contract!(one_key_per_email_whichever_sign_in, |store: Arc<dyn Store>| async move {
+    // The same person three ways: Google, GitHub, and a gmail variant the normaliser folds.
+    let same = |user_id: &str, email: &str, provider: &str| AttendeeProfile {
+        user_id: user_id.into(),
+        email: email.into(),
+        email_normalized: "adalovelace@gmail.com".into(),
+        display_name: "Ada".into(),
+        auth_provider: provider.into(),
+    };
+    let people = [
+        same("google|1", "ada.lovelace@gmail.com", "google"),
+        same("github|2", "Ada.Lovelace+ai@gmail.com", "github"),
+        same("dev|3", "adalovelace@googlemail.com", "dev"),
+    ];
+    for p in &people {
+        store.upsert_attendee(p, Utc::now()).await.unwrap();
+    }
+    let other = profile("someone-else");
+    store.upsert_attendee(&other, Utc::now()).await.unwrap();
+
+    // All three race for the same workshop: exactly one slot is taken.
+    let tasks: Vec<_> = people
+        .iter()
+        .cycle()
+        .take(12)
+        .map(|p| {
+            let (store, r) = (store.clone(), reservation(p, "w"));
+            tokio::spawn(async move { store.reserve_claim(&r, 10, FRESH).await.unwrap() })
+        })
+        .collect();
+    let mut winners = std::collections::HashSet::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Reservation::Reserved(row) | Reservation::Existing(row) => {
+                winners.insert(row.user_id);
+            }
+            Reservation::ClaimedWithOtherSignIn { auth_provider } => {
+                assert!(["google", "github", "dev"].contains(&auth_provider.as_str()))
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "one attendee holds the key: {winners:?}");
+    assert_eq!(store.claimed_count("w").await.unwrap(), 1, "refusals gave their slot back");
+
+    let winner = people.iter().find(|p| winners.contains(&p.user_id)).unwrap();
+    let loser = people.iter().find(|p| !winners.contains(&p.user_id)).unwrap();
+    assert_eq!(
+        store.reserve_claim(&reservation(loser, "w"), 10, FRESH).await.unwrap(),
+        Reservation::ClaimedWithOtherSignIn { auth_provider: winner.auth_provider.clone() }
+    );
+    assert!(store.attendance(&loser.user_id, "w").await.unwrap().is_none(), "nothing written for the refused one");
+    // Another workshop and another person are not affected.
+    assert!(matches!(
+        store.reserve_claim(&reservation(loser, "w2"), 10, FRESH).await.unwrap(),
+        Reservation::Reserved(_)
+    ));
+    assert!(matches!(
+        store.reserve_claim(&reservation(&other, "w"), 10, FRESH).await.unwrap(),
+        Reservation::Reserved(_)
+    ));
+});
+
 contract!(guardrail_id_is_remembered, |store: Arc<dyn Store>| async move {
     assert_eq!(store.guardrail_id("demo").await.unwrap(), None);
     store.save_guardrail_id("demo", "gr-1").await.unwrap();

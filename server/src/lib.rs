@@ -2,6 +2,7 @@
 
 pub mod config;
 mod cross_site;
+mod demo_faults;
 mod dev_auth;
 mod plain_page;
 mod sign_in;
@@ -27,7 +28,11 @@ use config::Config;
 /// Builds the shared state: opens the database (applying migrations) and picks the OpenRouter
 /// endpoint, starting the in-process simulator in demo mode when no management key is set.
 pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Result<AppState, String> {
+    if config.demo {
+        app::workshops::enable_demo_workshops();
+    }
     let store = app::store::connect(&config.database_url).await.map_err(|e| format!("database: {e}"))?;
+    let mut demo_simulator = None;
     let openrouter = match &config.openrouter_management_key {
         Some(key) => OpenRouterClient::new(config.openrouter_base_url.clone(), key.clone()),
         None => {
@@ -43,6 +48,7 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
             }
             let simulator = simulator.spawn().await.map_err(|e| format!("simulator: {e}"))?;
             tracing::info!(base_url = %simulator.base_url, "demo mode: OpenRouter simulator started");
+            demo_simulator = Some(simulator.simulator);
             OpenRouterClient::new(simulator.base_url, key)
         }
     }
@@ -53,6 +59,7 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
         session: SessionKeys::new(&config.session_secret, config.public_url.starts_with("https://")),
         sign_in: Arc::new(SignIn::new(&config.public_url, config.sign_in.clone())),
         demo: config.demo,
+        simulator: demo_simulator,
         leptos_options,
         guardrails_checked: Arc::default(),
     })
@@ -67,7 +74,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let mut router = Router::new().route("/api/{*fn_name}", get(server_fn).post(server_fn)).merge(sign_in::routes());
     if state.demo {
-        router = router.merge(dev_auth::routes());
+        router = router.merge(dev_auth::routes()).merge(demo_faults::routes());
     }
     router
         .leptos_routes_with_context(

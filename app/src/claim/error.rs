@@ -13,20 +13,30 @@ pub enum ClaimError {
     UnknownWorkshop,
     #[error("This workshop is not taking claims.")]
     Inactive,
-    #[error("Claims open at {opens_at}.")]
+    /// The page shows `opens_at` in the viewer's time zone; this text is the fallback.
+    #[error("Claims open at {}.", opens_at.format("%H:%M UTC on %a %-d %b %Y"))]
     NotOpenYet { opens_at: DateTime<Utc> },
     #[error("Claims for this workshop are closed.")]
     Closed,
     #[error("The workshop is full: every key has been handed out.")]
     PoolFull,
+    /// Someone with the same (normalised) email address already holds this workshop's key.
+    #[error(
+        "You already claimed a key for this workshop with another sign-in{} using the same email address. \
+         Sign out and sign in that way to see it.",
+        if provider.is_empty() { String::new() } else { format!(" ({})", provider_label(provider)) }
+    )]
+    ClaimedWithOtherSignIn { provider: String },
     #[error("Your key is still being created. Reload the page in a few seconds.")]
     InProgress,
+    #[error("You have no key for this workshop yet.")]
+    NoKeyYet,
     #[error("OpenRouter is busy, try again in a few seconds.")]
     Busy,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
-    /// Transport or encoding trouble between browser and server.
-    #[error("Could not reach the server: {0}")]
+    /// Transport or encoding trouble between browser and server (the detail is for debugging).
+    #[error("Could not reach the server. Check your connection and try again.")]
     Request(String),
 }
 
@@ -40,7 +50,9 @@ impl ClaimError {
             ClaimError::NotOpenYet { .. } => "not-open",
             ClaimError::Closed => "closed",
             ClaimError::PoolFull => "full",
+            ClaimError::ClaimedWithOtherSignIn { .. } => "other-sign-in",
             ClaimError::InProgress => "in-progress",
+            ClaimError::NoKeyYet => "no-key",
             ClaimError::Busy => "busy",
             ClaimError::Internal | ClaimError::Request(_) => "error",
         }
@@ -56,18 +68,31 @@ impl FromServerFnError for ClaimError {
 }
 
 impl ClaimError {
-    /// The message for a code from [`ClaimError::code`], for pages reached after a plain form post.
-    pub fn message_for_code(code: &str) -> String {
+    /// The error behind a code from [`ClaimError::code`], for the page reached after a plain
+    /// form post; `via` is the other sign-in's provider, `opens_at` the workshop's opening.
+    pub fn from_code(code: &str, via: Option<String>, opens_at: Option<DateTime<Utc>>) -> ClaimError {
         match code {
-            "signed-out" => ClaimError::NotSignedIn.to_string(),
-            "unknown" => ClaimError::UnknownWorkshop.to_string(),
-            "inactive" => ClaimError::Inactive.to_string(),
-            "not-open" => "Claims are not open yet.".to_string(),
-            "closed" => ClaimError::Closed.to_string(),
-            "full" => ClaimError::PoolFull.to_string(),
-            "in-progress" => ClaimError::InProgress.to_string(),
-            "busy" => ClaimError::Busy.to_string(),
-            _ => ClaimError::Internal.to_string(),
+            "signed-out" => ClaimError::NotSignedIn,
+            "unknown" => ClaimError::UnknownWorkshop,
+            "inactive" => ClaimError::Inactive,
+            "not-open" => opens_at.map_or(ClaimError::Closed, |opens_at| ClaimError::NotOpenYet { opens_at }),
+            "closed" => ClaimError::Closed,
+            "full" => ClaimError::PoolFull,
+            "other-sign-in" => ClaimError::ClaimedWithOtherSignIn { provider: via.unwrap_or_default() },
+            "in-progress" => ClaimError::InProgress,
+            "no-key" => ClaimError::NoKeyYet,
+            "busy" => ClaimError::Busy,
+            _ => ClaimError::Internal,
         }
+    }
+}
+
+/// How the attendee knows the sign-in method behind a provider id.
+pub fn provider_label(provider: &str) -> String {
+    match provider {
+        "google" => "Google".into(),
+        "github" => "GitHub".into(),
+        "dev" => "demo sign-in".into(),
+        other => other.into(),
     }
 }

@@ -53,6 +53,9 @@ pub async fn claim(
     };
     match state.store.reserve_claim(&reservation, workshop.pool_size(), STALE_RESERVATION).await? {
         Reservation::PoolFull => Err(ClaimError::PoolFull),
+        Reservation::ClaimedWithOtherSignIn { auth_provider } => {
+            Err(ClaimError::ClaimedWithOtherSignIn { provider: auth_provider })
+        }
         Reservation::Existing(row) if row.status == ClaimStatus::Minted => Ok(row),
         Reservation::Existing(_) => wait_for_parallel_mint(state, &user.user_id, &workshop.slug).await,
         Reservation::Reserved(row) => mint(state, workshop, row).await,
@@ -270,6 +273,7 @@ pub fn my_key(row: Attendance) -> Option<super::MyKey> {
         key_label: row.key_label,
         limit_usd: row.limit_usd,
         usage_usd: row.usage_usd,
+        usage_synced_at: row.usage_synced_at,
         expires_at: row.expires_at,
         bound: row.guardrail_attached_at.is_some(),
     })
@@ -277,6 +281,22 @@ pub fn my_key(row: Attendance) -> Option<super::MyKey> {
 
 /// A claim posted without JavaScript lands back on the workshop page, with the error's code.
 pub fn redirect_plain_form(slug: &str, result: &Result<super::MyKey, ClaimError>) {
+    if crate::workshops::find(slug).is_none() {
+        return;
+    }
+    match result {
+        Ok(_) => redirect_plain_form_to(&format!("/w/{slug}")),
+        Err(ClaimError::ClaimedWithOtherSignIn { provider }) => redirect_plain_form_to(&format!(
+            "/w/{slug}?error=other-sign-in&via={}",
+            crate::auth::encode_query_value(provider)
+        )),
+        Err(error) => redirect_plain_form_to(&format!("/w/{slug}?error={}", error.code())),
+    }
+}
+
+/// Redirects a plain form post (the browser asked for HTML, i.e. JavaScript was off) to `path`;
+/// requests from the hydrated page get the server function's own answer.
+pub fn redirect_plain_form_to(path: &str) {
     use leptos::prelude::use_context;
 
     let plain_form = use_context::<axum::http::request::Parts>().is_some_and(|parts| {
@@ -286,10 +306,7 @@ pub fn redirect_plain_form(slug: &str, result: &Result<super::MyKey, ClaimError>
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/html"))
     });
-    if plain_form && crate::workshops::find(slug).is_some() {
-        match result {
-            Ok(_) => leptos_axum::redirect(&format!("/w/{slug}")),
-            Err(error) => leptos_axum::redirect(&format!("/w/{slug}?error={}", error.code())),
-        }
+    if plain_form {
+        leptos_axum::redirect(path);
     }
 }

@@ -1,15 +1,20 @@
 //! Claiming a key: the server functions the workshop page calls, and (ssr) the mint flow.
 
 mod error;
+pub mod key_check;
+#[cfg(feature = "ssr")]
+pub mod key_faults;
 #[cfg(feature = "ssr")]
 pub mod mint;
+pub mod snippets;
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use error::ClaimError;
+pub use error::{provider_label, ClaimError};
+pub use key_check::KeyCheck;
 
 use crate::auth::{SessionUser, SignInOption};
 use crate::workshops::{WindowState, Workshop};
@@ -21,6 +26,8 @@ pub struct MyKey {
     pub key_label: String,
     pub limit_usd: Decimal,
     pub usage_usd: Decimal,
+    /// When `usage_usd` was last read from OpenRouter; `None` before the first sync.
+    pub usage_synced_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
     /// Assigned to the workshop's guardrail (model restrictions apply).
     pub bound: bool,
@@ -32,6 +39,9 @@ pub struct WorkshopPageData {
     pub workshop: Workshop,
     pub welcome_html: String,
     pub window: WindowState,
+    /// The server's clock when the page was loaded: countdowns run from it, not from the
+    /// viewer's (possibly wrong) clock.
+    pub now: DateTime<Utc>,
     pub pool_size: u32,
     pub claimed: u32,
     pub user: Option<SessionUser>,
@@ -63,10 +73,12 @@ pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, Server
         None => None,
     };
     let claimed = state.store.claimed_count(&slug).await.map_err(|e| ServerFnError::new(ClaimError::from(e)))?;
+    let now = Utc::now();
     Ok(WorkshopPageData {
         workshop: workshop.clone(),
         welcome_html: crate::markdown::to_safe_html(&workshop.welcome_message),
-        window: workshop.window_state(Utc::now()),
+        window: workshop.window_state(now),
+        now,
         pool_size: workshop.pool_size(),
         claimed,
         user,
@@ -92,4 +104,21 @@ pub async fn claim_key(slug: String, marketing_consent: Option<String>) -> Resul
     .await;
     mint::redirect_plain_form(&slug, &result);
     result
+}
+
+/// "Test my key": a minimal request with the attendee's own key to the workshop's cheapest
+/// model. Posted without JavaScript, it lands back on the page with `?key_test=<code>`.
+#[server]
+pub async fn check_my_key(slug: String) -> Result<KeyCheck, ClaimError> {
+    use crate::state::app_state;
+
+    let state = app_state().map_err(ClaimError::from_server_fn_error)?;
+    let user = crate::auth::require_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
+    let workshop = crate::workshops::find(&slug).ok_or(ClaimError::UnknownWorkshop)?;
+    let key = state.store.attendance(&user.user_id, &slug).await?.and_then(|row| row.or_key_plaintext);
+    let key = key.ok_or(ClaimError::NoKeyYet)?;
+    let model = key_check::cheapest_model(&workshop.openrouter.models).ok_or(ClaimError::Internal)?;
+    let check = key_check::check_key(&state.openrouter, &key, &model.id).await;
+    mint::redirect_plain_form_to(&format!("/w/{slug}?key_test={}#key-test", check.code()));
+    Ok(check)
 }

@@ -23,8 +23,9 @@ use tracing::{info, warn};
 use super::error::{parse_retry_after, redact, OpenRouterError};
 use super::retry::{retrying, RetryPolicy};
 use super::types::{
-    AssignKeysResponse, CreateGuardrail, CreateKey, CreatedKey, DataResponse, DeleteResponse, ErrorEnvelope, Guardrail,
-    GuardrailPage, KeyAssignmentPage, KeyHashes, KeyInfo, KeyList, UnassignKeysResponse, UpdateGuardrail, UpdateKey,
+    AssignKeysResponse, ChatCompletion, ChatMessage, ChatRequest, CreateGuardrail, CreateKey, CreatedKey, DataResponse,
+    DeleteResponse, ErrorEnvelope, Guardrail, GuardrailPage, KeyAssignmentPage, KeyHashes, KeyInfo, KeyList,
+    UnassignKeysResponse, UpdateGuardrail, UpdateKey,
 };
 
 pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
@@ -417,6 +418,23 @@ impl OpenRouterClient {
         }
     }
 
+    // ---- an attendee's key ------------------------------------------------------------------
+
+    /// One short chat completion with an attendee's key instead of the management key ("test my
+    /// key"), sent once: a retry would spend the attendee's budget again. Returns the answer.
+    pub async fn chat_with_key(
+        &self,
+        key: &str,
+        model: &str,
+        prompt: &str,
+        max_tokens: u32,
+    ) -> Result<String, OpenRouterError> {
+        let (url, what) = self.target(&Method::POST, &["chat", "completions"], &[])?;
+        let body = ChatRequest { model, messages: [ChatMessage { role: "user", content: prompt }], max_tokens };
+        let reply: ChatCompletion = self.attempt_as(key, &Method::POST, &url, &what, Some(&body)).await?;
+        Ok(reply.choices.into_iter().next().and_then(|c| c.message.content).unwrap_or_default())
+    }
+
     // ---- assignments ------------------------------------------------------------------------
 
     /// Binds keys to a guardrail (a key holds at most one guardrail; this replaces any previous
@@ -533,9 +551,22 @@ impl OpenRouterClient {
         .await
     }
 
-    /// One HTTP exchange, holding a concurrency permit from send to the end of the body.
+    /// One HTTP exchange with the management key.
     async fn attempt<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
+        method: &Method,
+        url: &Url,
+        what: &str,
+        body: Option<&B>,
+    ) -> Result<T, OpenRouterError> {
+        self.attempt_as(&self.management_key, method, url, what, body).await
+    }
+
+    /// One HTTP exchange authenticated with `bearer`, holding a concurrency permit from send to
+    /// the end of the body.
+    async fn attempt_as<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        bearer: &str,
         method: &Method,
         url: &Url,
         what: &str,
@@ -546,7 +577,7 @@ impl OpenRouterClient {
         let mut req = self
             .http
             .request(method.clone(), url.clone())
-            .bearer_auth(&self.management_key)
+            .bearer_auth(bearer)
             .header(header::ACCEPT, "application/json");
         if let Some(body) = body {
             req = req.json(body);

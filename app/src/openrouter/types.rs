@@ -373,3 +373,34 @@ mod tests {
         assert!(!format!("{k:?}").contains("deadbeef"));
     }
 }
+
+// ---- chat completions (only what "test my key" sends and reads) --------------------------------
+
+#[derive(Debug, Serialize)]
+pub struct ChatRequest<'a> {
+    pub model: &'a str,
+    pub messages: [ChatMessage<'a>; 1],
+    pub max_tokens: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChatMessage<'a> {
+    pub role: &'a str,
+    pub content: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChatCompletion {
+    pub choices: Vec<ChatChoice>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChatChoice {
+    pub message: ChatReplyMessage,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChatReplyMessage {
+    #[serde(default)]
+    pub content: Option<String>,
+}

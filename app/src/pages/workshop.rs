@@ -1,9 +1,17 @@
+//! `/w/{slug}`: what the workshop is, whether keys can be claimed, and the attendee's key.
+
+use chrono::{DateTime, FixedOffset, Utc};
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::claim::{load_workshop_page, ClaimKey, MyKey, WorkshopPageData as PageData};
-use crate::ui::{format_local, format_utc_in, CopyButton, WindowBadge};
-use crate::workshops::WindowState;
+use crate::claim::key_check::cheapest_model;
+use crate::claim::snippets::{snippet, SnippetKind};
+use crate::claim::{
+    load_workshop_page, provider_label, CheckMyKey, ClaimError, ClaimKey, KeyCheck, MyKey, WorkshopPageData as PageData,
+};
+use crate::ui::{format_usd, CopyButton, Countdown, LocalTime, WindowBadge};
+use crate::workshops::{Model, WindowState};
 
 #[component]
 pub fn WorkshopPage() -> impl IntoView {
@@ -11,12 +19,13 @@ pub fn WorkshopPage() -> impl IntoView {
     let slug = move || params.read().get("slug").unwrap_or_default();
     let claim = ServerAction::<ClaimKey>::new();
     let page = Resource::new_blocking(move || (slug(), claim.version().get()), |(slug, _)| load_workshop_page(slug));
+    let reload = Callback::new(move |()| page.refetch());
     // A transition, not a suspense: after a claim the old page stays until the new one is ready.
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(data) => view! { <Workshop data claim/> }.into_any(),
+                    Ok(data) => view! { <Workshop data claim reload/> }.into_any(),
                     Err(_) => view! { <crate::pages::NotFound/> }.into_any(),
                 }
             })}
@@ -25,57 +34,81 @@ pub fn WorkshopPage() -> impl IntoView {
 }
 
 #[component]
-fn Workshop(data: PageData, claim: ServerAction<ClaimKey>) -> impl IntoView {
+fn Workshop(data: PageData, claim: ServerAction<ClaimKey>, reload: Callback<()>) -> impl IntoView {
     let w = &data.workshop;
     let zone = *w.starts_at.offset();
-    let keys_left = data.keys_left();
-    let models = w.openrouter.models.clone();
     view! {
+        <Title text=format!("{} — workshop keys", w.name)/>
         <article class="workshop">
             <header>
                 <p class="muted">{w.event.clone()}</p>
                 <h1>{w.name.clone()}</h1>
-                <p class="muted">{w.location.clone()} " · " {format_local(&w.starts_at)}</p>
-                <p class="window">
-                    <WindowBadge window=data.window/>
-                    {window_text(data.window, keys_left, data.pool_size, &zone)}
+                <p class="muted">
+                    {w.location.clone()} " · " <LocalTime at=w.starts_at.to_utc() fallback_zone=zone/>
+                </p>
+                <p class="window" data-testid="window-state">
+                    <WindowBadge window=data.window sold_out=data.keys_left() == 0/>
+                    <WindowText data=data.clone() reload/>
                 </p>
             </header>
             <section class="welcome" inner_html=data.welcome_html.clone()></section>
             <KeyOrClaim data=data.clone() claim/>
-            <section>
-                <h2>"Models"</h2>
-                <div class="table-scroll">
-                    <table class="models">
-                        <thead>
-                            <tr><th scope="col">"Model"</th><th scope="col">"Id"</th><th scope="col">"Note"</th>
-                                <th scope="col" class="num">"$ / M tokens in"</th><th scope="col" class="num">"$ / M tokens out"</th></tr>
-                        </thead>
-                        <tbody>
-                            {models.into_iter().map(|m| view! {
-                                <tr>
-                                    <td>{m.label}</td><td><code>{m.id}</code></td><td>{m.note}</td>
-                                    <td class="num">{m.price_in_per_mtok.to_string()}</td>
-                                    <td class="num">{m.price_out_per_mtok.to_string()}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            </section>
+            <ModelTable models=w.openrouter.models.clone()/>
         </article>
     }
 }
 
-fn window_text(window: WindowState, keys_left: u32, pool_size: u32, zone: &chrono::FixedOffset) -> String {
-    match window {
-        WindowState::Open { .. } if keys_left == 0 => "Sold out: every key has been handed out.".into(),
-        WindowState::Open { .. } => format!("{keys_left} of {pool_size} keys left"),
-        WindowState::NotYetOpen { opens_at } => {
-            format!("Claims open {}", format_utc_in(&opens_at, zone))
+#[component]
+fn WindowText(data: PageData, reload: Callback<()>) -> impl IntoView {
+    let zone = *data.workshop.starts_at.offset();
+    match data.window {
+        WindowState::Open { .. } if data.keys_left() == 0 => "Sold out: every key has been handed out.".into_any(),
+        WindowState::Open { .. } => format!("Open — {} of {} keys left", data.keys_left(), data.pool_size).into_any(),
+        WindowState::NotYetOpen { opens_at } => view! {
+            "Opens in " <Countdown until=opens_at server_now=data.now on_zero=reload/>
+            " (" <LocalTime at=opens_at fallback_zone=zone/> ")"
         }
-        WindowState::Closed => "Claims are closed.".into(),
-        WindowState::Inactive => "This workshop is not active.".into(),
+        .into_any(),
+        WindowState::Closed => "Claims are closed.".into_any(),
+        WindowState::Inactive => "This workshop is not active.".into_any(),
+    }
+}
+
+#[component]
+fn ModelTable(models: Vec<Model>) -> impl IntoView {
+    view! {
+        <section>
+            <h2>"Models"</h2>
+            <div class="table-scroll">
+                <table class="models">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Model"</th>
+                            <th scope="col">"Id"</th>
+                            <th scope="col">"Note"</th>
+                            <th scope="col" class="num">"$ / M tokens in"</th>
+                            <th scope="col" class="num">"$ / M tokens out"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {models
+                            .into_iter()
+                            .map(|m| {
+                                view! {
+                                    <tr>
+                                        <td>{m.label}</td>
+                                        <td><code>{m.id}</code></td>
+                                        <td>{m.note}</td>
+                                        <td class="num">{m.price_in_per_mtok.to_string()}</td>
+                                        <td class="num">{m.price_out_per_mtok.to_string()}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
     }
 }
 
@@ -83,75 +116,255 @@ fn window_text(window: WindowState, keys_left: u32, pool_size: u32, zone: &chron
 fn KeyOrClaim(data: PageData, claim: ServerAction<ClaimKey>) -> impl IntoView {
     let zone = *data.workshop.starts_at.offset();
     if let Some(key) = data.my_key {
-        return view! { <YourKey key zone/> }.into_any();
+        return view! { <YourKey key zone now=data.now slug=data.workshop.slug.clone() models=data.workshop.openrouter.models.clone()/> }
+            .into_any();
     }
-    let slug = data.workshop.slug.clone();
-    let open = matches!(data.window, WindowState::Open { .. }) && data.keys_left() > 0;
-    let Some(user) = data.user else {
-        let sign_in = if data.sign_in.is_empty() {
-            view! { <p class="muted">"Sign-in is not available on this server yet."</p> }.into_any()
-        } else {
-            view! {
-                <div class="sign-in-options">
-                    {data.sign_in.into_iter().map(|option| view! {
-                        <a class="button" rel="external" href=option.href>{option.label}</a>
-                    }).collect_view()}
-                </div>
-            }
-            .into_any()
-        };
-        return view! {
-            <section class="card sign-in">
-                <h2>"Get your key"</h2>
-                <p>"Sign in so that the key is yours: reload or another device shows the same one."</p>
-                {sign_in}
-            </section>
-        }
-        .into_any();
-    };
-    let query = use_query_map();
-    let error = move || {
-        let from_action = claim.value().get().and_then(|r| r.err()).map(|e| e.to_string());
-        from_action.or_else(|| query.read().get("error").map(|code| crate::claim::ClaimError::message_for_code(&code)))
-    };
-    let budget = data.workshop.openrouter.budget_usd;
-    let expires = format_utc_in(&data.workshop.key_expires_at(), &zone);
-    view! {
-        <section class="card claim">
-            <h2>"Your key"</h2>
-            <p>"Signed in as " <strong>{user.email.clone()}</strong> " (" {user.provider.clone()} ")."</p>
-            <p>{format!("You get a personal OpenRouter key with a ${budget:.2} budget, for the models below, valid until {expires}.")}</p>
-            <ActionForm action=claim>
-                <input type="hidden" name="slug" value=slug/>
-                <label class="consent">
-                    <input type="checkbox" name="marketing_consent" value="yes"/>
-                    " I'd like to hear about future workshops by email (optional)."
-                </label>
-                <button type="submit" class="button" data-testid="claim" disabled=move || !open || claim.pending().get()>
-                    {move || if claim.pending().get() { "Creating your key…" } else { "Claim my key" }}
-                </button>
-            </ActionForm>
-            {move || error().map(|message| view! { <p class="error" role="alert">{message}</p> })}
-        </section>
+    if data.user.is_none() {
+        return view! { <SignInCard options=data.sign_in/> }.into_any();
     }
-    .into_any()
+    view! { <ConfirmClaim data claim/> }.into_any()
 }
 
 #[component]
-fn YourKey(key: MyKey, zone: chrono::FixedOffset) -> impl IntoView {
+fn SignInCard(options: Vec<crate::auth::SignInOption>) -> impl IntoView {
+    let buttons = if options.is_empty() {
+        view! { <p class="muted">"Sign-in is not available on this server yet."</p> }.into_any()
+    } else {
+        view! {
+            <div class="sign-in-options">
+                {options
+                    .into_iter()
+                    .map(|option| view! { <a class="button" rel="external" href=option.href>{option.label}</a> })
+                    .collect_view()}
+            </div>
+        }
+        .into_any()
+    };
     view! {
-        <section class="card your-key">
-            <h2>"Your key"</h2>
+        <section class="card sign-in">
+            <h2>"Get your key"</h2>
+            <p>"Sign in so that the key is yours: reloading, or another device, shows the same one."</p>
+            {buttons}
+        </section>
+    }
+}
+
+/// The confirmation step: who you are, what you get, the optional consent, then the claim.
+#[component]
+fn ConfirmClaim(data: PageData, claim: ServerAction<ClaimKey>) -> impl IntoView {
+    let w = data.workshop;
+    let zone = *w.starts_at.offset();
+    let user = data.user.clone().unwrap_or_else(|| unreachable!("ConfirmClaim needs a signed-in user"));
+    let open = matches!(data.window, WindowState::Open { .. }) && data.pool_size > data.claimed;
+    let opens_at = match data.window {
+        WindowState::NotYetOpen { opens_at } => Some(opens_at),
+        _ => None,
+    };
+    let query = use_query_map();
+    let error = move || {
+        let from_action = claim.value().get().and_then(|r| r.err());
+        from_action.or_else(|| {
+            let query = query.read();
+            query.get("error").map(|code| ClaimError::from_code(&code, query.get("via"), opens_at))
+        })
+    };
+    let pending = claim.pending();
+    let model_names = w.openrouter.models.iter().map(|m| m.label.clone()).collect::<Vec<_>>().join(", ");
+    view! {
+        <section class="card claim" aria-labelledby="claim-heading">
+            <h2 id="claim-heading">"Claim your key"</h2>
+            <dl class="facts">
+                <dt>"You are"</dt>
+                <dd>
+                    <strong>{user.email.clone()}</strong>
+                    " (signed in with " {provider_label(&user.provider)} ")"
+                </dd>
+                <dt>"You get"</dt>
+                <dd>
+                    "A personal OpenRouter key with a " <strong>{format_usd(w.openrouter.budget_usd)}</strong>
+                    " budget, for " {model_names}
+                </dd>
+                <dt>"Valid until"</dt>
+                <dd><LocalTime at=w.key_expires_at() fallback_zone=zone/></dd>
+            </dl>
+            <ActionForm action=claim>
+                <input type="hidden" name="slug" value=w.slug.clone()/>
+                <label class="consent">
+                    <input type="checkbox" name="marketing_consent" value="yes"/>
+                    <span>
+                        "Email me about future workshops. Optional: your key does not depend on it, "
+                        "and you can ask us to stop at any time."
+                    </span>
+                </label>
+                <button
+                    type="submit"
+                    class="button"
+                    data-testid="claim"
+                    disabled=move || !open || pending.get()
+                    aria-describedby="claim-progress"
+                >
+                    {move || if pending.get() { "Creating your key…" } else { "Claim my key" }}
+                </button>
+            </ActionForm>
+            <p id="claim-progress" class="progress" role="status">
+                {move || {
+                    pending
+                        .get()
+                        .then(|| {
+                            view! {
+                                <span class="spinner" aria-hidden="true"></span>
+                                "Creating your key at OpenRouter. With many people claiming at once this takes a few seconds."
+                            }
+                        })
+                }}
+            </p>
+            {move || error().map(|error| view! { <ClaimErrorText error zone/> })}
+        </section>
+    }
+}
+
+#[component]
+fn ClaimErrorText(error: ClaimError, zone: FixedOffset) -> impl IntoView {
+    let text = match error {
+        ClaimError::NotOpenYet { opens_at } => {
+            view! { "Claims open at " <LocalTime at=opens_at fallback_zone=zone/> "." }.into_any()
+        }
+        other => other.to_string().into_any(),
+    };
+    view! { <p class="error" role="alert" data-testid="claim-error">{text}</p> }
+}
+
+#[component]
+fn YourKey(key: MyKey, zone: FixedOffset, now: DateTime<Utc>, slug: String, models: Vec<Model>) -> impl IntoView {
+    view! {
+        <section class="card your-key" aria-labelledby="your-key-heading">
+            <h2 id="your-key-heading">"Your key"</h2>
             <div class="key-row">
                 <code data-testid="api-key" class="key">{key.key.clone()}</code>
-                <CopyButton text=key.key.clone()/>
+                <CopyButton text=key.key.clone() label="Copy key"/>
             </div>
-            <p class="muted">
-                {format!("Budget ${:.2} (used ${:.2}) · expires {}", key.limit_usd, key.usage_usd, format_utc_in(&key.expires_at, &zone))}
+            <p>
+                "Expires in " <Countdown until=key.expires_at server_now=now/> " ("
+                <LocalTime at=key.expires_at fallback_zone=zone/> ")"
             </p>
-            {(!key.bound).then(|| view! {
-                <p class="muted">"Model restrictions are still being applied to this key."</p>
-            })}
+            <UsageBar key=key.clone() zone/>
+            {(!key.bound).then(|| view! { <p class="muted">"Model restrictions are still being applied to this key."</p> })}
+            <Snippets key=key.key.clone() models=models.clone()/>
+            <KeyTest slug models/>
+        </section>
+    }
+}
+
+/// Used / budget from the stored usage (synced from OpenRouter in the background).
+#[component]
+fn UsageBar(key: MyKey, zone: FixedOffset) -> impl IntoView {
+    let left = (key.limit_usd - key.usage_usd).max(rust_decimal::Decimal::ZERO);
+    view! {
+        <div class="usage">
+            <progress
+                max=key.limit_usd.to_string()
+                value=key.usage_usd.min(key.limit_usd).to_string()
+                aria-label="Budget used"
+            ></progress>
+            <p data-testid="usage">
+                {format!("{} of {} used · {} left", format_usd(key.usage_usd), format_usd(key.limit_usd), format_usd(left))}
+                {match key.usage_synced_at {
+                    Some(at) => view! { " · as of " <LocalTime at fallback_zone=zone/> }.into_any(),
+                    None => " · usage is updated every few minutes".into_any(),
+                }}
+            </p>
+        </div>
+    }
+}
+
+/// Tabs of ready-to-paste code. The tabs are links (`?snippet=curl`), so they work without
+/// JavaScript; hydrated, the router switches them without a request.
+#[component]
+fn Snippets(key: String, models: Vec<Model>) -> impl IntoView {
+    let query = use_query_map();
+    let selected = move || SnippetKind::from_id(query.read().get("snippet").as_deref());
+    view! {
+        <section id="snippets" class="snippets" aria-labelledby="snippets-heading">
+            <h3 id="snippets-heading">"Use it"</h3>
+            <nav class="tabs" aria-label="Snippet language">
+                {SnippetKind::ALL
+                    .into_iter()
+                    .map(|kind| {
+                        view! {
+                            <a
+                                class="tab"
+                                href=format!("?snippet={}#snippets", kind.id())
+                                data-noscroll=""
+                                aria-current=move || (selected() == kind).then_some("true")
+                            >
+                                {kind.label()}
+                            </a>
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+            {move || {
+                let kind = selected();
+                let code = snippet(kind, &key, &models);
+                view! {
+                    <div class="snippet">
+                        <pre data-testid="snippet" data-kind=kind.id()><code>{code.clone()}</code></pre>
+                        <CopyButton text=code label="Copy snippet"/>
+                    </div>
+                }
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn KeyTest(slug: String, models: Vec<Model>) -> impl IntoView {
+    let test = ServerAction::<CheckMyKey>::new();
+    let model = cheapest_model(&models).map(|m| m.id.clone()).unwrap_or_default();
+    let query = use_query_map();
+    let result = {
+        let model = model.clone();
+        move || match test.value().get() {
+            Some(Ok(check)) => Some(Ok(check)),
+            Some(Err(e)) => Some(Err(e)),
+            None => query.read().get("key_test").and_then(|code| KeyCheck::from_code(&code, &model)).map(Ok),
+        }
+    };
+    let pending = test.pending();
+    view! {
+        <section id="key-test" class="key-test" aria-labelledby="key-test-heading">
+            <h3 id="key-test-heading">"Test it"</h3>
+            <ActionForm action=test>
+                <input type="hidden" name="slug" value=slug/>
+                <button type="submit" class="button secondary" data-testid="test-key" disabled=move || pending.get()>
+                    {move || if pending.get() { "Testing…" } else { "Test my key" }}
+                </button>
+                <span class="muted">" One short request to " <code>{model}</code> ", costs a fraction of a cent."</span>
+            </ActionForm>
+            <div role="status">
+                {move || {
+                    result()
+                        .map(|outcome| match outcome {
+                            Ok(check) => {
+                                let class = if check.works() { "key-check ok" } else { "key-check failed" };
+                                let answer = match &check {
+                                    KeyCheck::Works { answer, .. } if !answer.is_empty() => {
+                                        Some(view! { <blockquote>{answer.clone()}</blockquote> })
+                                    }
+                                    _ => None,
+                                };
+                                view! {
+                                    <div class=class data-testid="key-check" data-outcome=check.code()>
+                                        <p>{check.explanation()}</p>
+                                        {answer}
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                            Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                        })
+                }}
+            </div>
         </section>
     }
 }

@@ -138,6 +138,9 @@ pub enum Reservation {
     Existing(Attendance),
     /// No slot left in the workshop's pool.
     PoolFull,
+    /// Another attendee with the same normalised email already holds this workshop's key
+    /// (e.g. signed in with GitHub, now with Google, or a gmail dot/+tag variant).
+    ClaimedWithOtherSignIn { auth_provider: String },
 }
 
 /// The key OpenRouter returned.

@@ -145,6 +145,21 @@ impl Store for SqliteStore {
             tx.rollback().await?;
             return Ok(Reservation::Existing(existing));
         }
+        // One key per email address, whichever way its owner signs in.
+        if let Some(auth_provider) = sqlx::query_scalar::<_, String>(
+            "SELECT a.auth_provider FROM workshop_attendance w JOIN attendees a ON a.user_id = w.user_id
+             WHERE w.workshop_slug = ?1 AND w.user_id <> ?2
+               AND a.email_normalized = (SELECT email_normalized FROM attendees WHERE user_id = ?2)
+             LIMIT 1",
+        )
+        .bind(&r.workshop_slug)
+        .bind(&r.user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            tx.rollback().await?;
+            return Ok(Reservation::ClaimedWithOtherSignIn { auth_provider });
+        }
         sqlx::query("INSERT INTO workshop_pool (workshop_slug, claimed) VALUES (?1, 0) ON CONFLICT DO NOTHING")
             .bind(&r.workshop_slug)
             .execute(&mut *tx)

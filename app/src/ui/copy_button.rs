@@ -1,8 +1,9 @@
 use leptos::prelude::*;
 
-/// Copies `text` to the clipboard and says so for two seconds.
+/// Copies `text` to the clipboard and says so ("Copied ✓") for two seconds. `label` names the
+/// button for screen readers when several are on a page.
 #[component]
-pub fn CopyButton(text: String) -> impl IntoView {
+pub fn CopyButton(text: String, #[prop(into)] label: String) -> impl IntoView {
     let copied = RwSignal::new(false);
     let copy = move |_| {
         #[cfg(feature = "hydrate")]
@@ -20,8 +21,9 @@ pub fn CopyButton(text: String) -> impl IntoView {
         let _ = &text;
     };
     view! {
-        <button type="button" class="copy" on:click=copy>
+        <button type="button" class="copy" aria-label=label on:click=copy>
             {move || if copied.get() { "Copied ✓" } else { "Copy" }}
         </button>
+        <span class="visually-hidden" role="status">{move || copied.get().then_some("Copied to the clipboard")}</span>
     }
 }

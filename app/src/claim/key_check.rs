@@ -1,0 +1,147 @@
+//! "Test my key": one minimal chat completion with the attendee's own key, explained.
+
+use serde::{Deserialize, Serialize};
+
+use crate::workshops::Model;
+
+/// What the test request found out, in terms an attendee can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyCheck {
+    Works {
+        model: String,
+        answer: String,
+    },
+    Expired,
+    OverBudget,
+    ModelNotAllowed {
+        model: String,
+    },
+    Revoked,
+    /// Rate limited, overloaded or unreachable: worth another try in a moment.
+    Busy,
+    /// Anything else; `detail` is OpenRouter's own message.
+    Failed {
+        status: u16,
+        detail: String,
+    },
+}
+
+impl KeyCheck {
+    pub fn works(&self) -> bool {
+        matches!(self, KeyCheck::Works { .. })
+    }
+
+    /// A short code for the page reached after a plain form post (`?key_test=<code>`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            KeyCheck::Works { .. } => "works",
+            KeyCheck::Expired => "expired",
+            KeyCheck::OverBudget => "over-budget",
+            KeyCheck::ModelNotAllowed { .. } => "model-not-allowed",
+            KeyCheck::Revoked => "revoked",
+            KeyCheck::Busy => "busy",
+            KeyCheck::Failed { .. } => "failed",
+        }
+    }
+
+    /// The check behind a code; the answer text and details do not survive the redirect.
+    pub fn from_code(code: &str, model: &str) -> Option<KeyCheck> {
+        Some(match code {
+            "works" => KeyCheck::Works { model: model.into(), answer: String::new() },
+            "expired" => KeyCheck::Expired,
+            "over-budget" => KeyCheck::OverBudget,
+            "model-not-allowed" => KeyCheck::ModelNotAllowed { model: model.into() },
+            "revoked" => KeyCheck::Revoked,
+            "busy" => KeyCheck::Busy,
+            "failed" => KeyCheck::Failed { status: 0, detail: "please try again, or ask an organiser".into() },
+            _ => return None,
+        })
+    }
+
+    pub fn explanation(&self) -> String {
+        match self {
+            KeyCheck::Works { model, .. } => format!("Your key works: {model} answered."),
+            KeyCheck::Expired => "Your key has expired: keys stop working shortly after the workshop ends.".into(),
+            KeyCheck::OverBudget => "Your key has used up its budget. Ask an organiser if you need more.".into(),
+            KeyCheck::ModelNotAllowed { model } => {
+                format!("Your key may not use {model}: the workshop's model list was changed. Ask an organiser.")
+            }
+            KeyCheck::Revoked => "Your key was switched off by an organiser. Ask them for a new one.".into(),
+            KeyCheck::Busy => "OpenRouter is busy, try again in a few seconds.".into(),
+            KeyCheck::Failed { status: 0, detail } => format!("The test request failed: {detail}"),
+            KeyCheck::Failed { status, detail } => format!("The test request failed ({status}): {detail}"),
+        }
+    }
+}
+
+/// The model a test costs least with: lowest input + output price, first in the file on a tie.
+pub fn cheapest_model(models: &[Model]) -> Option<&Model> {
+    models.iter().min_by_key(|m| m.price_in_per_mtok + m.price_out_per_mtok)
+}
+
+#[cfg(feature = "ssr")]
+pub use server::check_key;
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::KeyCheck;
+    use crate::openrouter::{OpenRouterClient, OpenRouterError};
+
+    pub async fn check_key(client: &OpenRouterClient, key: &str, model: &str) -> KeyCheck {
+        match client.chat_with_key(key, model, "Say hello to a workshop attendee in five words.", 16).await {
+            Ok(answer) => KeyCheck::Works { model: model.to_string(), answer },
+            Err(e) => classify(&e, model),
+        }
+    }
+
+    /// OpenRouter's answers for a key that cannot be used: 401 for a key that is disabled,
+    /// expired or gone, 402 when its limit is reached, 403 when a guardrail refuses the model.
+    fn classify(e: &OpenRouterError, model: &str) -> KeyCheck {
+        match e {
+            OpenRouterError::Api { status: 401, message, .. } if message.to_lowercase().contains("expired") => {
+                KeyCheck::Expired
+            }
+            OpenRouterError::Api { status: 401, .. } => KeyCheck::Revoked,
+            OpenRouterError::Api { status: 402, .. } => KeyCheck::OverBudget,
+            OpenRouterError::Api { status: 403, message, .. }
+                if message.contains(model) || message.to_lowercase().contains("guardrail") =>
+            {
+                KeyCheck::ModelNotAllowed { model: model.to_string() }
+            }
+            e if e.is_retryable() => KeyCheck::Busy,
+            OpenRouterError::Api { status, message, .. } => {
+                KeyCheck::Failed { status: *status, detail: message.clone() }
+            }
+            other => KeyCheck::Failed { status: 0, detail: other.to_string() },
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn api(status: u16, message: &str) -> OpenRouterError {
+            OpenRouterError::Api { status, message: message.into(), retry_after: None }
+        }
+
+        #[test]
+        fn each_refusal_gets_its_own_explanation() {
+            let m = "openai/gpt-4o-mini";
+            assert_eq!(classify(&api(401, "This API key has expired"), m), KeyCheck::Expired);
+            assert_eq!(classify(&api(401, "This API key is disabled"), m), KeyCheck::Revoked);
+            assert_eq!(classify(&api(401, "User not found."), m), KeyCheck::Revoked);
+            assert_eq!(classify(&api(402, "Insufficient credits"), m), KeyCheck::OverBudget);
+            assert_eq!(
+                classify(&api(403, "Model openai/gpt-4o-mini is not allowed by the guardrail of this API key"), m),
+                KeyCheck::ModelNotAllowed { model: m.into() }
+            );
+            assert_eq!(classify(&api(429, "Rate limit exceeded"), m), KeyCheck::Busy);
+            assert_eq!(classify(&api(503, "No provider available"), m), KeyCheck::Busy);
+            assert_eq!(classify(&OpenRouterError::Connect("refused".into()), m), KeyCheck::Busy);
+            assert_eq!(
+                classify(&api(403, "Flagged by moderation"), m),
+                KeyCheck::Failed { status: 403, detail: "Flagged by moderation".into() }
+            );
+        }
+    }
+}

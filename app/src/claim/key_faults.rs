@@ -1,0 +1,64 @@
+//! Demo mode: make an attendee's key fail the way a real one can, to try "Test my key" on each
+//! failure. Expiry and spend go through the simulator's controls (the API cannot set them);
+//! revoking and restricting models use the real management API calls an admin would make.
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+
+use crate::openrouter::{CreateGuardrail, UpdateKey};
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFault {
+    Expired,
+    OverBudget,
+    ModelNotAllowed,
+    Revoked,
+}
+
+impl std::str::FromStr for KeyFault {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "expired" => Ok(KeyFault::Expired),
+            "over-budget" => Ok(KeyFault::OverBudget),
+            "model-not-allowed" => Ok(KeyFault::ModelNotAllowed),
+            "revoked" => Ok(KeyFault::Revoked),
+            other => Err(format!("unknown fault {other:?}: expired, over-budget, model-not-allowed or revoked")),
+        }
+    }
+}
+
+/// A model id no workshop lists: a guardrail allowing only it refuses every workshop model.
+const NO_WORKSHOP_MODEL: &str = "openrouter/demo-none";
+
+pub async fn inject(state: &AppState, key: &str, fault: KeyFault) -> Result<(), String> {
+    let hash = hex::encode(Sha256::digest(key.as_bytes()));
+    let simulator = || state.simulator.as_ref().ok_or("this server talks to the real OpenRouter, not the simulator");
+    match fault {
+        KeyFault::Expired => {
+            simulator()?.set_key_expires_at(&hash, Some(Utc::now() - chrono::Duration::seconds(1)));
+        }
+        KeyFault::OverBudget => {
+            let simulator = simulator()?;
+            let limit = simulator.keys().into_iter().find(|k| k.info.hash == hash).and_then(|k| k.info.limit);
+            simulator.set_key_usage(&hash, limit.ok_or("the key has no limit")?);
+        }
+        KeyFault::Revoked => {
+            let disable = UpdateKey { disabled: Some(true), ..UpdateKey::default() };
+            state.openrouter.update_key(&hash, &disable).await.map_err(|e| e.to_string())?;
+        }
+        KeyFault::ModelNotAllowed => {
+            let restricted = CreateGuardrail {
+                name: format!("demo-restricted-{}", &hash[..12]),
+                allowed_models: Some(vec![NO_WORKSHOP_MODEL.into()]),
+                ..CreateGuardrail::default()
+            };
+            let guardrail = state.openrouter.create_guardrail(&restricted).await.map_err(|e| e.to_string())?;
+            // A key holds one guardrail: this replaces the workshop's.
+            state.openrouter.assign_keys_to_guardrail(&guardrail.id, &[hash]).await.map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}

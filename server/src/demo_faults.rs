@@ -1,0 +1,46 @@
+//! Demo mode only: `POST /demo/key-fault` breaks the signed-in attendee's own key in one of the
+//! ways a real key fails (expired, over budget, model not allowed, revoked), so that "Test my key"
+//! can be tried on each. The route does not exist outside demo mode.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Form, Router};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+
+use app::auth::session::COOKIE_NAME;
+use app::claim::key_faults::{self, KeyFault};
+use app::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/demo/key-fault", post(break_key))
+}
+
+#[derive(Deserialize)]
+struct FaultForm {
+    slug: String,
+    fault: String,
+}
+
+async fn break_key(State(state): State<AppState>, jar: CookieJar, Form(form): Form<FaultForm>) -> Response {
+    let fault: KeyFault = match form.fault.parse() {
+        Ok(fault) => fault,
+        Err(problem) => return (StatusCode::BAD_REQUEST, problem).into_response(),
+    };
+    let Some(user) = jar.get(COOKIE_NAME).and_then(|c| state.session.verify(c.value())) else {
+        return (StatusCode::UNAUTHORIZED, "Sign in first.").into_response();
+    };
+    let row = match state.store.attendance(&user.user_id, &form.slug).await {
+        Ok(row) => row,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    let Some(key) = row.and_then(|row| row.or_key_plaintext) else {
+        return (StatusCode::NOT_FOUND, "You have no key for this workshop.").into_response();
+    };
+    match key_faults::inject(&state, &key, fault).await {
+        Ok(()) => Redirect::to(&format!("/w/{}", form.slug)).into_response(),
+        Err(problem) => (StatusCode::CONFLICT, problem).into_response(),
+    }
+}
