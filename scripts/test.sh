@@ -50,6 +50,8 @@ oidc_pid=$!
 for _ in $(seq 1 50); do grep -q issuer "$workdir/oidc.log" && break; sleep 0.2; done
 grep -q issuer "$workdir/oidc.log" || { cat "$workdir/oidc.log"; exit 1; }
 
+# Key creation answers slowly, as in a burst, so the claim's progress can be seen.
+OPENROUTER_SIM_FAULTS='POST ^/keys$=latency 800ms' \
 MINTER_DEMO=1 DATABASE_URL="sqlite://$workdir/e2e.db" LEPTOS_SITE_ADDR="127.0.0.1:$port" \
   PUBLIC_URL="http://127.0.0.1:$port" GOOGLE_ISSUER="http://127.0.0.1:$oidc_port" \
   GOOGLE_CLIENT_ID=minter-e2e GOOGLE_CLIENT_SECRET=e2e-secret \
@@ -62,4 +64,4 @@ for _ in $(seq 1 100); do
 done
 
 echo "==> end-to-end tests (Playwright, headless Chromium)"
-(cd end2end && BASE_URL="http://127.0.0.1:$port" OIDC_CONTROL_URL="http://127.0.0.1:$((oidc_port + 1))" npx playwright test) || { echo "--- server log"; cat "$workdir/server.log"; exit 1; }
+(cd end2end && BASE_URL="http://127.0.0.1:$port" E2E_DATABASE="$workdir/e2e.db" OIDC_CONTROL_URL="http://127.0.0.1:$((oidc_port + 1))" npx playwright test) || { echo "--- server log"; cat "$workdir/server.log"; exit 1; }

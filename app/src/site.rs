@@ -31,8 +31,10 @@ pub struct WorkshopSummary {
 /// Active workshops that have not ended, earliest first.
 #[server]
 pub async fn list_workshops() -> Result<Vec<WorkshopSummary>, ServerFnError> {
+    let state = crate::state::app_state()?;
     let now = chrono::Utc::now();
-    Ok(crate::workshops::all()
+    Ok(state
+        .workshops()
         .iter()
         .filter(|w| w.is_active && w.ends_at > now)
         .map(|w| WorkshopSummary {

@@ -27,6 +27,15 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The workshops this server serves (demo mode adds `workshops/demo/`).
+    pub fn workshops(&self) -> &'static [crate::workshops::Workshop] {
+        crate::workshops::all(self.demo)
+    }
+
+    pub fn workshop(&self, slug: &str) -> Option<&'static crate::workshops::Workshop> {
+        crate::workshops::find(slug, self.demo)
+    }
+
     pub fn guardrail_checked(&self, slug: &str) -> bool {
         self.guardrails_checked.lock().unwrap_or_else(|e| e.into_inner()).contains(slug)
     }

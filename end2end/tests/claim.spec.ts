@@ -1,41 +1,44 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
+import { claim, demoSignIn, hydrated, queryDb, uniqueEmail } from '../support/helpers';
 
-// Each test signs in as its own attendee, so runs never see each other's keys.
-function uniqueEmail(tag: string) {
-  return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.org`;
-}
-
-async function signIn(page: Page, email: string, name: string) {
-  await page.goto('/w/demo');
-  await page.getByRole('link', { name: 'Demo sign-in' }).click();
-  await expect(page).toHaveURL(/\/auth\/dev\?next=/);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Name').fill(name);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/w\/demo$/);
-  await expect(page.getByTestId('signed-in-as')).toHaveText(email);
-}
-
-test('sign in, claim, reload: the same key', async ({ page }) => {
+test('confirm, claim with visible progress, reload: the same key; consent left unticked is not stored', async ({ page }) => {
   const email = uniqueEmail('js');
-  await signIn(page, email, 'Ada Lovelace');
-  // Wait for hydration so the click goes through the enhanced form.
-  await expect(page.locator('body[data-hydrated]')).toHaveCount(1);
+  await demoSignIn(page, email, 'Ada Lovelace');
+  // The confirmation step: who, what, until when; consent unticked.
+  const card = page.locator('section.claim');
+  await expect(card).toContainText(email);
+  await expect(card).toContainText('signed in with demo sign-in');
+  await expect(card).toContainText('$2.00');
+  await expect(card).toContainText('Llama 3.1 8B Instruct, Mistral Small 3.2');
+  await expect(card.locator('time')).toHaveAttribute('datetime', '2030-12-31T18:00:00+00:00');
+  const consent = page.getByLabel(/Email me about future workshops/);
+  await expect(consent).not.toBeChecked();
+
+  await hydrated(page);
   await page.getByTestId('claim').click();
+  // The simulator answers key creation slowly here (scripts/test.sh): the progress is visible
+  // and the button cannot be pressed twice.
+  await expect(page.getByTestId('claim')).toBeDisabled();
+  await expect(page.getByTestId('claim')).toHaveText('Creating your key…');
+  await expect(page.getByRole('status').filter({ hasText: 'Creating your key at OpenRouter' })).toBeVisible();
   const key = page.getByTestId('api-key');
   await expect(key).toHaveText(/^sk-or-v1-[0-9a-f]{64}$/);
   const first = await key.textContent();
 
   await page.reload();
   await expect(page.getByTestId('api-key')).toHaveText(first!);
+  const [row] = queryDb('SELECT marketing_opted_in, marketing_opted_in_at FROM attendees WHERE email = ?', email);
+  expect(row).toEqual({ marketing_opted_in: 0, marketing_opted_in_at: null });
 });
 
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
-  test('the plain form claims a key', async ({ page }) => {
-    await signIn(page, uniqueEmail('nojs'), 'Grace Hopper');
-    await page.getByLabel(/hear about future workshops/).check();
+  test('the plain form claims a key and stores the ticked consent with its time and workshop', async ({ page }) => {
+    const email = uniqueEmail('nojs');
+    await demoSignIn(page, email, 'Grace Hopper');
+    const before = Date.now();
+    await page.getByLabel(/Email me about future workshops/).check();
     await page.getByTestId('claim').click();
     await expect(page).toHaveURL(/\/w\/demo$/);
     const key = page.getByTestId('api-key');
@@ -43,6 +46,25 @@ test.describe('without JavaScript', () => {
     const first = await key.textContent();
     await page.goto('/w/demo');
     await expect(page.getByTestId('api-key')).toHaveText(first!);
+
+    const [row] = queryDb(
+      'SELECT marketing_opted_in, marketing_opted_in_at, marketing_opted_in_workshop FROM attendees WHERE email = ?',
+      email,
+    );
+    expect(row.marketing_opted_in).toBe(1);
+    expect(row.marketing_opted_in_workshop).toBe('demo');
+    const at = Date.parse(String(row.marketing_opted_in_at));
+    expect(at).toBeGreaterThanOrEqual(before - 1000);
+    expect(at).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+
+  test('snippet tabs are links that work without JavaScript', async ({ page }) => {
+    await demoSignIn(page, uniqueEmail('nojs-tabs'), 'Hedy Lamarr');
+    await page.getByTestId('claim').click();
+    await expect(page.getByTestId('api-key')).toBeVisible();
+    await page.getByRole('link', { name: 'Python', exact: true }).click();
+    await expect(page).toHaveURL(/\?snippet=python#snippets$/);
+    await expect(page.getByTestId('snippet')).toContainText('from openai import OpenAI');
   });
 });
 

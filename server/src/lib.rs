@@ -28,9 +28,6 @@ use config::Config;
 /// Builds the shared state: opens the database (applying migrations) and picks the OpenRouter
 /// endpoint, starting the in-process simulator in demo mode when no management key is set.
 pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Result<AppState, String> {
-    if config.demo {
-        app::workshops::enable_demo_workshops();
-    }
     let store = app::store::connect(&config.database_url).await.map_err(|e| format!("database: {e}"))?;
     let mut demo_simulator = None;
     let openrouter = match &config.openrouter_management_key {
@@ -42,7 +39,7 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
             if simulator.apply_fault_spec_from_env()? {
                 tracing::info!("demo mode: simulator faults applied from {}", app::openrouter::simulator::FAULTS_ENV);
             }
-            for model in app::workshops::all().iter().flat_map(|w| &w.openrouter.models) {
+            for model in app::workshops::all(config.demo).iter().flat_map(|w| &w.openrouter.models) {
                 let price = |d: rust_decimal::Decimal| rust_decimal::prelude::ToPrimitive::to_f64(&d).unwrap_or(0.0);
                 simulator.set_model_price(&model.id, price(model.price_in_per_mtok), price(model.price_out_per_mtok));
             }

@@ -156,6 +156,47 @@ async fn demo_routes_do_not_exist_outside_demo_mode() {
     assert!(page.contains("Sign in with GitHub") && !page.contains("Sign in with Google"), "{page}");
     let response = client().get(server.url("/auth/login/google?next=/")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // The demo-only workshops and the key-fault control are not there either.
+    for path in ["/w/demo-small", "/w/demo-upcoming/projector"] {
+        let response = client().get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let home = client().get(server.url("/")).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("/w/demo\"") && !home.contains("demo-small"), "{home}");
+    let response = client()
+        .post(server.url("/demo/key-fault"))
+        .form(&[("slug", "demo"), ("fault", "expired")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn demo_mode_serves_the_demo_workshops_and_a_projector_page() {
+    let server = start(true).await;
+    let home = client().get(server.url("/")).send().await.unwrap().text().await.unwrap();
+    for slug in ["demo-small", "demo-upcoming", "demo-closed"] {
+        assert!(home.contains(&format!("/w/{slug}\"")), "{slug} listed: {home}");
+    }
+    let page = client().get(server.url("/w/demo-upcoming")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Opens in ") && page.contains("role=\"timer\""), "{page}");
+    let page = client().get(server.url("/w/demo-closed")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Claims are closed."), "{page}");
+
+    let projector = client().get(server.url("/w/demo/projector")).send().await.unwrap();
+    assert_eq!(projector.status(), StatusCode::OK);
+    let projector = projector.text().await.unwrap();
+    assert!(projector.contains("<svg") && projector.contains("QR code for http://"), "{projector}");
+    assert!(projector.contains("data-testid=\"claimed-count\">0<"), "{projector}");
+    // A key fault needs a signed-in attendee with a key.
+    let response = client()
+        .post(server.url("/demo/key-fault"))
+        .form(&[("slug", "demo"), ("fault", "expired")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

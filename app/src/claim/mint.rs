@@ -222,7 +222,7 @@ pub async fn repair_drift(state: &AppState, workshop: &Workshop, guardrail_id: &
 /// At start-up: checks every current workshop whose guardrail exists against its YAML.
 pub async fn repair_all_drift(state: &AppState) {
     let now = Utc::now();
-    for workshop in crate::workshops::all().iter().filter(|w| w.is_active && w.key_expires_at() > now) {
+    for workshop in state.workshops().iter().filter(|w| w.is_active && w.key_expires_at() > now) {
         match state.store.guardrail_id(&workshop.slug).await {
             Ok(Some(id)) => repair_drift(state, workshop, &id).await,
             Ok(None) => {}
@@ -279,11 +279,9 @@ pub fn my_key(row: Attendance) -> Option<super::MyKey> {
     })
 }
 
-/// A claim posted without JavaScript lands back on the workshop page, with the error's code.
-pub fn redirect_plain_form(slug: &str, result: &Result<super::MyKey, ClaimError>) {
-    if crate::workshops::find(slug).is_none() {
-        return;
-    }
+/// A claim posted without JavaScript lands back on the page of `workshop`, with the error's code.
+pub fn redirect_plain_form(workshop: &Workshop, result: &Result<super::MyKey, ClaimError>) {
+    let slug = &workshop.slug;
     match result {
         Ok(_) => redirect_plain_form_to(&format!("/w/{slug}")),
         Err(ClaimError::ClaimedWithOtherSignIn { provider }) => redirect_plain_form_to(&format!(

@@ -61,7 +61,7 @@ pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, Server
     use crate::state::app_state;
 
     let state = app_state()?;
-    let workshop = crate::workshops::find(&slug).ok_or_else(|| ServerFnError::new(ClaimError::UnknownWorkshop))?;
+    let workshop = state.workshop(&slug).ok_or_else(|| ServerFnError::new(ClaimError::UnknownWorkshop))?;
     let user = crate::auth::current_user(&state).await;
     let my_key = match &user {
         Some(user) => state
@@ -94,15 +94,20 @@ pub async fn claim_key(slug: String, marketing_consent: Option<String>) -> Resul
     use crate::state::app_state;
 
     let state = app_state().map_err(ClaimError::from_server_fn_error)?;
+    // Authentication first: nothing about workshops is told to a request without a session.
+    let user = crate::auth::require_user(&state).await;
+    let workshop = state.workshop(&slug);
     let result = async {
-        let user = crate::auth::require_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
-        let workshop = crate::workshops::find(&slug).ok_or(ClaimError::UnknownWorkshop)?;
+        let user = user.ok_or(ClaimError::NotSignedIn)?;
+        let workshop = workshop.ok_or(ClaimError::UnknownWorkshop)?;
         let consent = marketing_consent.is_some_and(|v| !v.is_empty());
         let row = mint::claim(&state, &user, workshop, consent, Utc::now()).await?;
         mint::my_key(row).ok_or(ClaimError::InProgress)
     }
     .await;
-    mint::redirect_plain_form(&slug, &result);
+    if let Some(workshop) = workshop {
+        mint::redirect_plain_form(workshop, &result);
+    }
     result
 }
 
@@ -114,7 +119,7 @@ pub async fn check_my_key(slug: String) -> Result<KeyCheck, ClaimError> {
 
     let state = app_state().map_err(ClaimError::from_server_fn_error)?;
     let user = crate::auth::require_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
-    let workshop = crate::workshops::find(&slug).ok_or(ClaimError::UnknownWorkshop)?;
+    let workshop = state.workshop(&slug).ok_or(ClaimError::UnknownWorkshop)?;
     let key = state.store.attendance(&user.user_id, &slug).await?.and_then(|row| row.or_key_plaintext);
     let key = key.ok_or(ClaimError::NoKeyYet)?;
     let model = key_check::cheapest_model(&workshop.openrouter.models).ok_or(ClaimError::Internal)?;

@@ -33,7 +33,7 @@ pub struct ProjectorData {
 #[server]
 pub async fn load_projector(slug: String) -> Result<ProjectorData, ServerFnError> {
     let state = crate::state::app_state()?;
-    let workshop = crate::workshops::find(&slug).ok_or_else(|| ServerFnError::new("no such workshop"))?;
+    let workshop = state.workshop(&slug).ok_or_else(|| ServerFnError::new("no such workshop"))?;
     let url = format!("{}/w/{slug}", state.sign_in.public_url().trim_end_matches('/'));
     let claimed = state.store.claimed_count(&slug).await.map_err(ServerFnError::new)?;
     let now = Utc::now();

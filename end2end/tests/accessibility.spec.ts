@@ -1,0 +1,52 @@
+import { test, expect, Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { claim, demoSignIn, hydrated, uniqueEmail } from '../support/helpers';
+
+// Every page, on a phone and a laptop, in light and dark: axe-core finds nothing.
+const viewports = [
+  { name: '360px', width: 360, height: 740 },
+  { name: '1280px', width: 1280, height: 800 },
+];
+const schemes = ['light', 'dark'] as const;
+
+async function expectNoViolations(page: Page, what: string) {
+  await hydrated(page).catch(() => {}); // plain pages (sign-in forms, errors) have no WASM
+  const results = await new AxeBuilder({ page }).analyze();
+  const found = results.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).join('\n    ')}`,
+  );
+  expect(found, `${what}: axe violations`).toEqual([]);
+}
+
+for (const viewport of viewports) {
+  for (const colorScheme of schemes) {
+    test(`axe: every page at ${viewport.name}, ${colorScheme}`, async ({ page }) => {
+      await page.setViewportSize({ width: viewport.width, height: viewport.height });
+      await page.emulateMedia({ colorScheme });
+      const pages: [string, string, number][] = [
+        ['home', '/', 200],
+        ['workshop, signed out', '/w/demo', 200],
+        ['workshop before opening', '/w/demo-upcoming', 200],
+        ['workshop with closed claims', '/w/demo-closed', 200],
+        ['projector', '/w/demo/projector', 200],
+        ['not found', '/w/no-such-workshop', 404],
+        ['demo sign-in form', '/auth/dev?next=/w/demo', 200],
+        ['sign-in refused', '/auth/callback/google?state=forged&code=x', 400],
+      ];
+      for (const [what, path, status] of pages) {
+        const response = await page.goto(path);
+        expect(response?.status(), what).toBe(status);
+        await expectNoViolations(page, what);
+      }
+
+      await demoSignIn(page, uniqueEmail(`axe-${viewport.name}-${colorScheme}`), 'Axe Tester');
+      await expectNoViolations(page, 'confirmation step');
+      await claim(page);
+      await page.getByTestId('test-key').click();
+      await expect(page.getByTestId('key-check')).toBeVisible();
+      await expectNoViolations(page, 'your key, tested');
+      await page.getByRole('link', { name: 'Python', exact: true }).click();
+      await expectNoViolations(page, 'your key, Python snippet');
+    });
+  }
+}
