@@ -79,7 +79,8 @@ fn ModelTable(models: Vec<Model>) -> impl IntoView {
     view! {
         <section>
             <h2>"Models"</h2>
-            <div class="table-scroll">
+            // Focusable, so keyboard users can scroll it sideways on a phone.
+            <div class="table-scroll" role="region" aria-label="Models table" tabindex="0">
                 <table class="models">
                     <thead>
                         <tr>
@@ -308,7 +309,15 @@ fn Snippets(key: String, models: Vec<Model>) -> impl IntoView {
                 let code = snippet(kind, &key, &models);
                 view! {
                     <div class="snippet">
-                        <pre data-testid="snippet" data-kind=kind.id()><code>{code.clone()}</code></pre>
+                        <pre
+                            data-testid="snippet"
+                            data-kind=kind.id()
+                            role="region"
+                            aria-label=format!("{} snippet", kind.label())
+                            tabindex="0"
+                        >
+                            <code>{code.clone()}</code>
+                        </pre>
                         <CopyButton text=code label="Copy snippet"/>
                     </div>
                 }
