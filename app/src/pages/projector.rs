@@ -109,7 +109,7 @@ fn Projector(data: ProjectorData, reload: Callback<()>) -> impl IntoView {
                 <p class="projector-url">"Scan, or open " <strong>{data.url}</strong></p>
                 <p class="projector-state">
                     <WindowBadge window=data.window sold_out=left == 0/>
-                    {state}
+                    <span>{state}</span>
                 </p>
                 <p class="projector-count" aria-live="polite">
                     <strong data-testid="claimed-count">{data.claimed}</strong>

@@ -48,7 +48,9 @@ fn Workshop(data: PageData, claim: ServerAction<ClaimKey>, reload: Callback<()>)
                 </p>
                 <p class="window" data-testid="window-state">
                     <WindowBadge window=data.window sold_out=data.keys_left() == 0/>
-                    <WindowText data=data.clone() reload/>
+                    <span>
+                        <WindowText data=data.clone() reload/>
+                    </span>
                 </p>
             </header>
             <section class="welcome" inner_html=data.welcome_html.clone()></section>
