@@ -58,13 +58,17 @@ test.describe('without JavaScript', () => {
     expect(at).toBeLessThanOrEqual(Date.now() + 1000);
   });
 
-  test('snippet tabs are links that work without JavaScript', async ({ page }) => {
+  test('snippet tabs and the key test work without JavaScript', async ({ page }) => {
     await demoSignIn(page, uniqueEmail('nojs-tabs'), 'Hedy Lamarr');
     await page.getByTestId('claim').click();
     await expect(page.getByTestId('api-key')).toBeVisible();
     await page.getByRole('link', { name: 'Python', exact: true }).click();
     await expect(page).toHaveURL(/\?snippet=python#snippets$/);
     await expect(page.getByTestId('snippet')).toContainText('from openai import OpenAI');
+
+    await page.getByTestId('test-key').click();
+    await expect(page).toHaveURL(/\/w\/demo\?key_test=works#key-test$/);
+    await expect(page.getByTestId('key-check')).toHaveText('Your key works: meta-llama/llama-3.1-8b-instruct answered.');
   });
 });
 

@@ -96,3 +96,43 @@ pub fn provider_label(provider: &str) -> String {
         other => other.into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ClaimError;
+
+    #[test]
+    fn every_code_survives_the_plain_form_redirect() {
+        let opens_at = "2031-03-02T08:30:00Z".parse().unwrap();
+        for error in [
+            ClaimError::NotSignedIn,
+            ClaimError::UnknownWorkshop,
+            ClaimError::Inactive,
+            ClaimError::NotOpenYet { opens_at },
+            ClaimError::Closed,
+            ClaimError::PoolFull,
+            ClaimError::ClaimedWithOtherSignIn { provider: "github".into() },
+            ClaimError::InProgress,
+            ClaimError::NoKeyYet,
+            ClaimError::Busy,
+            ClaimError::Internal,
+        ] {
+            assert_eq!(ClaimError::from_code(error.code(), Some("github".into()), Some(opens_at)), error);
+        }
+        // Transport trouble is only ever seen by the hydrated page; a stray code means "error".
+        assert_eq!(ClaimError::from_code("<script>", None, None), ClaimError::Internal);
+    }
+
+    #[test]
+    fn messages_are_sentences_without_internals() {
+        let other = ClaimError::ClaimedWithOtherSignIn { provider: "google".into() };
+        assert!(other
+            .to_string()
+            .starts_with("You already claimed a key for this workshop with another sign-in (Google)"));
+        let unknown_provider = ClaimError::ClaimedWithOtherSignIn { provider: String::new() };
+        assert!(unknown_provider.to_string().contains("another sign-in using the same email"), "{unknown_provider}");
+        let opens_at = "2031-03-02T08:30:00Z".parse().unwrap();
+        assert_eq!(ClaimError::NotOpenYet { opens_at }.to_string(), "Claims open at 08:30 UTC on Sun 2 Mar 2031.");
+        assert!(!ClaimError::Request("hyper::Error(Connect)".into()).to_string().contains("hyper"));
+    }
+}

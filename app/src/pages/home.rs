@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::site::list_workshops;
-use crate::ui::{format_local, WindowBadge};
+use crate::ui::{LocalTime, WindowBadge};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -17,7 +17,10 @@ pub fn HomePage() -> impl IntoView {
                             {list.into_iter().map(|w| view! {
                                 <li class="card">
                                     <a href=format!("/w/{}", w.slug)><h2>{w.name}</h2></a>
-                                    <p class="muted">{w.event} " · " {w.location} " · " {format_local(&w.starts_at)}</p>
+                                    <p class="muted">
+                                        {w.event} " · " {w.location} " · "
+                                        <LocalTime at=w.starts_at.to_utc() fallback_zone=*w.starts_at.offset()/>
+                                    </p>
                                     <WindowBadge window=w.window/>
                                 </li>
                             }).collect_view()}

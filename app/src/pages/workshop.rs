@@ -122,10 +122,10 @@ fn KeyOrClaim(data: PageData, claim: ServerAction<ClaimKey>) -> impl IntoView {
         return view! { <YourKey key zone now=data.now slug=data.workshop.slug.clone() models=data.workshop.openrouter.models.clone()/> }
             .into_any();
     }
-    if data.user.is_none() {
-        return view! { <SignInCard options=data.sign_in/> }.into_any();
+    match data.user.clone() {
+        Some(user) => view! { <ConfirmClaim data user claim/> }.into_any(),
+        None => view! { <SignInCard options=data.sign_in/> }.into_any(),
     }
-    view! { <ConfirmClaim data claim/> }.into_any()
 }
 
 #[component]
@@ -154,10 +154,9 @@ fn SignInCard(options: Vec<crate::auth::SignInOption>) -> impl IntoView {
 
 /// The confirmation step: who you are, what you get, the optional consent, then the claim.
 #[component]
-fn ConfirmClaim(data: PageData, claim: ServerAction<ClaimKey>) -> impl IntoView {
+fn ConfirmClaim(data: PageData, user: crate::auth::SessionUser, claim: ServerAction<ClaimKey>) -> impl IntoView {
     let w = data.workshop;
     let zone = *w.starts_at.offset();
-    let user = data.user.clone().unwrap_or_else(|| unreachable!("ConfirmClaim needs a signed-in user"));
     let open = matches!(data.window, WindowState::Open { .. }) && data.pool_size > data.claimed;
     let opens_at = match data.window {
         WindowState::NotYetOpen { opens_at } => Some(opens_at),

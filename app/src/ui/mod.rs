@@ -14,7 +14,7 @@ use crate::workshops::WindowState;
 
 /// A time in the workshop's own zone (the venue's), e.g. "Wed 15 Apr 2026, 14:00 (UTC+02:00)":
 /// what the page shows until the browser rewrites it in the viewer's zone.
-pub fn format_local(at: &DateTime<FixedOffset>) -> String {
+fn format_local(at: &DateTime<FixedOffset>) -> String {
     format!("{} (UTC{})", at.format("%a %-d %b %Y, %H:%M"), at.format("%:z"))
 }
 
