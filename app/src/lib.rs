@@ -9,6 +9,8 @@ pub mod ui;
 pub mod workshops;
 
 #[cfg(feature = "ssr")]
+pub mod background;
+#[cfg(feature = "ssr")]
 pub mod markdown;
 #[cfg(feature = "ssr")]
 pub mod openrouter;

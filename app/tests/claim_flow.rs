@@ -568,3 +568,56 @@ async fn taking_over_a_dead_claim_removes_its_orphaned_key() {
     assert_eq!(chat_status(&h.base_url, &row.or_key_plaintext.unwrap()).await, 200);
     assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 1);
 }
+
+/// 250 keys in the account (130 of them ours): the sync reads them in ⌈250/100⌉ = 3 calls and
+/// stores the usage OpenRouter reports for exactly our 130 rows.
+#[tokio::test]
+async fn usage_sync_pages_through_every_key_and_stores_ours() {
+    use app::background::sync_usage;
+    use app::openrouter::CreateKey;
+
+    let h = harness().await;
+    let w = workshop(500);
+    let mut ours = Vec::new();
+    for i in 0..130 {
+        let row = claim(&h.state, &user(&h.state, &format!("sync{i}")).await, &w, false, now()).await.unwrap();
+        ours.push(row);
+    }
+    for i in 0..120 {
+        let other = CreateKey { name: format!("someone-elses-{i}"), ..CreateKey::default() };
+        h.state.openrouter.create_key(&other).await.unwrap();
+    }
+    // Three attendees have spent something.
+    for (row, spent) in ours.iter().zip([0.25, 1.5, 0.0001]) {
+        assert!(h.simulator.set_key_usage(row.or_key_hash.as_deref().unwrap(), spent));
+    }
+
+    let calls_before = h.simulator.requests_matching("GET", "/keys");
+    let report = sync_usage(&h.state, &[&w], now()).await.unwrap();
+    assert_eq!(h.simulator.requests_matching("GET", "/keys") - calls_before, 3);
+    assert_eq!(report.list_calls, 3);
+    assert_eq!(report.keys_seen, 250);
+    assert_eq!(report.rows_updated, 130);
+
+    let stored = |i: usize| {
+        let (state, user_id) = (h.state.clone(), ours[i].user_id.clone());
+        async move { state.store.attendance(&user_id, "flow").await.unwrap().unwrap() }
+    };
+    assert_eq!(stored(0).await.usage_usd, rust_decimal::Decimal::new(25, 2));
+    assert_eq!(stored(1).await.usage_usd, rust_decimal::Decimal::new(15, 1));
+    assert_eq!(stored(2).await.usage_usd, rust_decimal::Decimal::new(1, 4));
+    assert_eq!(stored(3).await.usage_usd, rust_decimal::Decimal::ZERO);
+    assert!(stored(3).await.usage_synced_at.is_some(), "a key that spent nothing is synced too");
+}
+
+#[test]
+fn only_workshops_that_can_spend_are_synced() {
+    use app::background::workshops_to_sync;
+    // The embedded demo workshop: claims open 2026-01-01 07:30 UTC, it ends 2030-12-31 17:00 UTC.
+    let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    let synced = |now| workshops_to_sync(app::workshops::all(false), now).iter().any(|w| w.slug == "demo");
+    assert!(!synced(at("2026-01-01T07:29:00Z")), "before claims open");
+    assert!(synced(at("2026-01-01T07:30:00Z")));
+    assert!(synced(at("2030-12-31T17:00:00Z") + Duration::hours(23)), "within a day after the end");
+    assert!(!synced(at("2030-12-31T17:00:00Z") + Duration::hours(25)));
+}

@@ -235,6 +235,55 @@ contract!(one_key_per_email_whichever_sign_in, |store: Arc<dyn Store>| async mov
     ));
 });
 
+contract!(usage_is_recorded_by_key_hash, |store: Arc<dyn Store>| async move {
+    let (a, b) = (profile("usage-a"), profile("usage-b"));
+    for p in [&a, &b] {
+        store.upsert_attendee(p, Utc::now()).await.unwrap();
+        store.reserve_claim(&reservation(p, "w"), 10, FRESH).await.unwrap();
+        let key = MintedKey { hash: format!("hash-{}", p.user_id), plaintext: "sk-or-v1-x".into() };
+        store.save_minted_key(&p.user_id, "w", &key).await.unwrap();
+    }
+    let now = Utc::now();
+    let usage = [
+        (format!("hash-{}", a.user_id), Decimal::new(12345, 4)),
+        ("hash-of-a-key-we-never-made".to_string(), Decimal::new(9, 0)),
+    ];
+    assert_eq!(store.record_usage(&usage, now).await.unwrap(), 1, "unknown hashes are ignored");
+    let row = store.attendance(&a.user_id, "w").await.unwrap().unwrap();
+    assert_eq!(row.usage_usd, Decimal::new(12345, 4));
+    let synced = row.usage_synced_at.unwrap();
+    assert!((synced - now).num_milliseconds().abs() < 1, "{synced} vs {now}");
+    let untouched = store.attendance(&b.user_id, "w").await.unwrap().unwrap();
+    assert_eq!((untouched.usage_usd, untouched.usage_synced_at), (Decimal::ZERO, None));
+    assert_eq!(store.record_usage(&[], now).await.unwrap(), 0);
+});
+
+/// Two replicas on one Postgres database: one runs the background work, the other waits, and
+/// takes over when the first goes away.
+#[tokio::test]
+async fn one_replica_leads_the_background_work() {
+    let (first, guard) = postgres_store().await;
+    let second = app::store::PgStore::connect(&guard.url()).await.unwrap();
+    let mut lead = first.try_lead().await.unwrap().expect("the first replica leads");
+    assert!(lead.still_held().await);
+    assert!(second.try_lead().await.unwrap().is_none(), "only one leader");
+    assert!(first.try_lead().await.unwrap().is_none(), "not even a second lead in the same process");
+    drop(lead);
+    let mut taken_over = None;
+    for _ in 0..50 {
+        // The lock goes with the first leader's connection, which closes in the background.
+        taken_over = second.try_lead().await.unwrap();
+        if taken_over.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(taken_over.is_some(), "the second replica takes over");
+    // SQLite has one process: it always leads.
+    let (sqlite, _dir) = sqlite_store().await;
+    assert!(sqlite.try_lead().await.unwrap().is_some());
+}
+
 contract!(guardrail_id_is_remembered, |store: Arc<dyn Store>| async move {
     assert_eq!(store.guardrail_id("demo").await.unwrap(), None);
     store.save_guardrail_id("demo", "gr-1").await.unwrap();

@@ -115,6 +115,15 @@ test('test my key: a real answer, then each way a key fails, explained', async (
     await expect(result).toHaveAttribute('data-outcome', fault);
     await expect(result).toContainText(message);
   }
+
+  // The budget bar shows stored usage: the server's own sync (every second here) brings in
+  // the spend OpenRouter reports, the whole budget after "over-budget".
+  await expect
+    .poll(async () => {
+      await page.reload();
+      return page.getByTestId('usage').textContent();
+    }, { timeout: 15_000 })
+    .toContain('$2.00 of $2.00 used · $0.00 left · as of');
 });
 
 test('the projector shows a QR code of the page and a live counter', async ({ page, browser }) => {

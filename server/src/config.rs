@@ -16,6 +16,8 @@ pub struct Config {
     pub openrouter_base_url: String,
     /// At most this many calls to OpenRouter at once; a burst of claims queues behind them.
     pub openrouter_max_concurrency: usize,
+    /// How often the background work reads usage from OpenRouter (`USAGE_SYNC_SECONDS`).
+    pub usage_sync_every: std::time::Duration,
     pub session_secret: Vec<u8>,
     pub demo: bool,
     /// Where browsers reach us: OAuth redirect URIs are built from it, sessions are `Secure`
@@ -92,6 +94,16 @@ impl Config {
                 }
             },
         };
+        let usage_sync_every = match non_empty("USAGE_SYNC_SECONDS") {
+            None => std::time::Duration::from_secs(60),
+            Some(n) => match n.parse::<u64>() {
+                Ok(n) if n >= 1 => std::time::Duration::from_secs(n),
+                _ => {
+                    missing.push(format!("USAGE_SYNC_SECONDS must be a whole number ≥ 1, not {n:?}"));
+                    std::time::Duration::from_secs(60)
+                }
+            },
+        };
         let public_url = match non_empty("PUBLIC_URL") {
             Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
                 url.trim_end_matches('/').to_string()
@@ -124,6 +136,7 @@ impl Config {
             openrouter_base_url: non_empty("OPENROUTER_BASE_URL")
                 .unwrap_or_else(|| DEFAULT_OPENROUTER_BASE_URL.to_string()),
             openrouter_max_concurrency,
+            usage_sync_every,
             session_secret,
             demo,
             public_url,
@@ -221,6 +234,17 @@ mod tests {
         assert_eq!(config.session_secret.len(), 32);
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(config.openrouter_base_url, DEFAULT_OPENROUTER_BASE_URL);
+        assert_eq!(config.usage_sync_every, std::time::Duration::from_secs(60));
+    }
+
+    #[test]
+    fn usage_sync_period_is_whole_seconds() {
+        let config = Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("USAGE_SYNC_SECONDS", "5")])).unwrap();
+        assert_eq!(config.usage_sync_every, std::time::Duration::from_secs(5));
+        for bad in ["0", "-1", "1.5", "soon"] {
+            let err = Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("USAGE_SYNC_SECONDS", bad)])).unwrap_err();
+            assert!(err.contains("USAGE_SYNC_SECONDS must be a whole number ≥ 1"), "{bad}: {err}");
+        }
     }
 
     const BASE: [(&str, &str); 3] = [

@@ -20,6 +20,8 @@ async fn main() {
         let state = state.clone();
         async move { app::claim::mint::repair_all_drift(&state).await }
     });
+    // Usage sync, in this process if it holds the background lock (no cron).
+    app::background::spawn(state.clone(), config.usage_sync_every);
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .unwrap_or_else(|e| exit_with(&format!("cannot listen on {address}: {e}")));

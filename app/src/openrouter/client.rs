@@ -30,6 +30,8 @@ use super::types::{
 
 pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Keys per page of `GET /keys` (the endpoint takes only an `offset`).
+pub const KEYS_PAGE_SIZE: usize = 100;
 /// Largest `limit` the paginated guardrail endpoints accept.
 pub const MAX_PAGE_SIZE: u32 = 100;
 /// Default bound on concurrent in-flight HTTP requests per client (shared by its clones).
@@ -335,6 +337,22 @@ impl OpenRouterClient {
     /// `offset`); an empty page means the end.
     pub async fn list_keys(&self, offset: u32, include_disabled: bool) -> Result<Vec<KeyInfo>, OpenRouterError> {
         self.list_keys_in(None, offset, include_disabled).await
+    }
+
+    /// Every key of a workspace (`None`: the default one), disabled ones included, a page of
+    /// [`KEYS_PAGE_SIZE`] per call. Returns the keys and the number of calls made.
+    pub async fn list_every_key(&self, workspace_id: Option<&str>) -> Result<(Vec<KeyInfo>, u32), OpenRouterError> {
+        let (mut keys, mut calls) = (Vec::new(), 0);
+        for _ in 0..MAX_PAGES {
+            let page = self.list_keys_in(workspace_id, keys.len() as u32, true).await?;
+            calls += 1;
+            let last = page.len() < KEYS_PAGE_SIZE;
+            keys.extend(page);
+            if last {
+                break;
+            }
+        }
+        Ok((keys, calls))
     }
 
     async fn list_keys_in(

@@ -8,7 +8,9 @@ pub mod retry;
 pub mod simulator;
 pub mod types;
 
-pub use client::{OpenRouterClient, DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT, MAX_PAGE_SIZE};
+pub use client::{
+    OpenRouterClient, DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT, KEYS_PAGE_SIZE, MAX_PAGE_SIZE,
+};
 pub use error::OpenRouterError;
 pub use retry::RetryPolicy;
 pub use simulator::{SimulatedKey, Simulator, SpawnedSimulator};

@@ -53,8 +53,7 @@ use super::types::{
 pub const DEFAULT_WORKSPACE_ID: &str = "0df9e665-d932-5740-b2c7-b52af166bc11";
 /// `creator_user_id` / `assigned_by` of everything the simulator creates.
 pub const SIMULATOR_USER_ID: &str = "user_simulator";
-/// Page size of `GET /keys` (the spec gives the endpoint no `limit`).
-pub const KEYS_PAGE_SIZE: usize = 100;
+pub use super::client::KEYS_PAGE_SIZE;
 /// Path of the inference endpoint, relative to the API base like the management routes.
 pub const CHAT_COMPLETIONS_PATH: &str = "/chat/completions";
 /// The assistant message of every simulated completion.

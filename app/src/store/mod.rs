@@ -196,9 +196,43 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     async fn release_guardrail_lease(&self, workshop_slug: &str, holder: &str) -> StoreResult<()>;
 
+    /// Stores the usage OpenRouter reports, by key hash; hashes without a row are ignored.
+    /// Returns how many rows it updated.
+    async fn record_usage(&self, usage: &[(String, Decimal)], now: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Becomes the one process (of all replicas on this database) that runs the background work,
+    /// if no other holds that role: a Postgres advisory lock held by a dedicated connection; on
+    /// SQLite, whose database has one process, always.
+    async fn try_lead(&self) -> StoreResult<Option<Leadership>>;
+
     /// Marks a sign-in attempt (the login cookie's id) as completed; `false` when it already was,
     /// i.e. the callback is a replay. Forgets attempts that expired before `now`.
     async fn consume_login_state(&self, id: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool>;
+}
+
+/// Proof that this process runs the background work; dropping it gives the role up.
+pub struct Leadership {
+    /// Postgres: the connection whose session holds the advisory lock (closed on drop, which
+    /// releases it). `None` on SQLite.
+    connection: Option<sqlx::PgConnection>,
+}
+
+impl Leadership {
+    fn postgres(connection: sqlx::PgConnection) -> Self {
+        Self { connection: Some(connection) }
+    }
+
+    fn sqlite() -> Self {
+        Self { connection: None }
+    }
+
+    /// Whether the role is still ours: false once the lock's connection is gone.
+    pub async fn still_held(&mut self) -> bool {
+        match &mut self.connection {
+            Some(connection) => sqlx::Connection::ping(connection).await.is_ok(),
+            None => true,
+        }
+    }
 }
 
 /// Opens the database named by a `DATABASE_URL` and applies the migrations.

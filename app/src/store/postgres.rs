@@ -19,6 +19,9 @@ impl PgStore {
     }
 }
 
+/// The advisory lock key of the background work (any constant shared by all replicas).
+const BACKGROUND_LOCK: i64 = 0x6d69_6e74_6572; // "minter"
+
 const ATTENDEE_COLUMNS: &str = "user_id, email, email_normalized, display_name, auth_provider, marketing_opted_in, \
      marketing_opted_in_at, marketing_opted_in_workshop, first_seen_at, last_seen_at";
 
@@ -319,6 +322,31 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn record_usage(&self, usage: &[(String, Decimal)], now: DateTime<Utc>) -> StoreResult<u64> {
+        let (hashes, amounts): (Vec<&str>, Vec<Decimal>) = usage.iter().map(|(h, u)| (h.as_str(), *u)).unzip();
+        // One statement for a whole page of keys.
+        let updated = sqlx::query(
+            "UPDATE workshop_attendance w SET usage_usd = u.usage, usage_synced_at = $3
+             FROM UNNEST($1::text[], $2::numeric[]) AS u(hash, usage) WHERE w.or_key_hash = u.hash",
+        )
+        .bind(&hashes)
+        .bind(&amounts)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected())
+    }
+
+    async fn try_lead(&self) -> StoreResult<Option<Leadership>> {
+        // A connection of its own, outside the pool: the lock lives as long as its session.
+        let mut connection = self.pool.acquire().await?.detach();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(BACKGROUND_LOCK)
+            .fetch_one(&mut connection)
+            .await?;
+        Ok(locked.then(|| Leadership::postgres(connection)))
     }
 
     async fn consume_login_state(&self, id: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {

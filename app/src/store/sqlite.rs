@@ -332,6 +332,28 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn record_usage(&self, usage: &[(String, Decimal)], now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let mut updated = 0;
+        for (hash, amount) in usage {
+            updated += sqlx::query(
+                "UPDATE workshop_attendance SET usage_usd = ?2, usage_synced_at = ?3 WHERE or_key_hash = ?1",
+            )
+            .bind(hash)
+            .bind(amount.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn try_lead(&self) -> StoreResult<Option<Leadership>> {
+        Ok(Some(Leadership::sqlite()))
+    }
+
     async fn consume_login_state(&self, id: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
         sqlx::query("DELETE FROM used_login_states WHERE expires_at < ?1").bind(now).execute(&self.pool).await?;
         let inserted =
