@@ -22,6 +22,17 @@ impl TestServer {
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
+
+    /// The HTML of a page, signed out.
+    async fn page(&self, path: &str) -> String {
+        client().get(self.url(path)).send().await.unwrap().text().await.unwrap()
+    }
+
+    /// Asks the demo key-fault control to expire the caller's key; the status it answers.
+    async fn expire_key_signed_out(&self) -> StatusCode {
+        let form = [("slug", "demo"), ("fault", "expired")];
+        client().post(self.url("/demo/key-fault")).form(&form).send().await.unwrap().status()
+    }
 }
 
 async fn start(demo: bool) -> TestServer {
@@ -88,7 +99,7 @@ async fn demo_sign_in_then_claim_then_same_key() {
     let page =
         client().get(server.url("/w/demo")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
     assert!(page.contains(&first.key));
-    let anonymous = client().get(server.url("/w/demo")).send().await.unwrap().text().await.unwrap();
+    let anonymous = server.page("/w/demo").await;
     assert!(!anonymous.contains(&first.key));
     assert!(anonymous.contains("Build with LLMs: demo workshop"));
 }
@@ -149,7 +160,7 @@ async fn demo_routes_do_not_exist_outside_demo_mode() {
         let response = client().request(method.clone(), server.url("/auth/dev")).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method}");
     }
-    let page = client().get(server.url("/w/demo")).send().await.unwrap().text().await.unwrap();
+    let page = server.page("/w/demo").await;
     assert!(!page.contains("demo-banner"));
     assert!(!page.contains("/auth/dev"), "no link to a route that does not exist");
     // Only GitHub is configured here: Google is not offered, and its login route is a 404.
@@ -161,27 +172,21 @@ async fn demo_routes_do_not_exist_outside_demo_mode() {
         let response = client().get(server.url(path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
-    let home = client().get(server.url("/")).send().await.unwrap().text().await.unwrap();
+    let home = server.page("/").await;
     assert!(home.contains("/w/demo\"") && !home.contains("demo-small"), "{home}");
-    let response = client()
-        .post(server.url("/demo/key-fault"))
-        .form(&[("slug", "demo"), ("fault", "expired")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(server.expire_key_signed_out().await, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn demo_mode_serves_the_demo_workshops_and_a_projector_page() {
     let server = start(true).await;
-    let home = client().get(server.url("/")).send().await.unwrap().text().await.unwrap();
+    let home = server.page("/").await;
     for slug in ["demo-small", "demo-upcoming", "demo-closed"] {
         assert!(home.contains(&format!("/w/{slug}\"")), "{slug} listed: {home}");
     }
-    let page = client().get(server.url("/w/demo-upcoming")).send().await.unwrap().text().await.unwrap();
+    let page = server.page("/w/demo-upcoming").await;
     assert!(page.contains("Opens in ") && page.contains("role=\"timer\""), "{page}");
-    let page = client().get(server.url("/w/demo-closed")).send().await.unwrap().text().await.unwrap();
+    let page = server.page("/w/demo-closed").await;
     assert!(page.contains("Claims are closed."), "{page}");
 
     let projector = client().get(server.url("/w/demo/projector")).send().await.unwrap();
@@ -190,13 +195,7 @@ async fn demo_mode_serves_the_demo_workshops_and_a_projector_page() {
     assert!(projector.contains("<svg") && projector.contains("QR code for http://"), "{projector}");
     assert!(projector.contains("data-testid=\"claimed-count\">0<"), "{projector}");
     // A key fault needs a signed-in attendee with a key.
-    let response = client()
-        .post(server.url("/demo/key-fault"))
-        .form(&[("slug", "demo"), ("fault", "expired")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(server.expire_key_signed_out().await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

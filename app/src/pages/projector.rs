@@ -9,7 +9,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
-use crate::ui::{every, Countdown, LocalTime, WindowBadge};
+use crate::ui::{every, WindowStatus};
 use crate::workshops::WindowState;
 
 /// How often the projector asks for the counter.
@@ -87,18 +87,6 @@ pub fn ProjectorPage() -> impl IntoView {
 #[component]
 fn Projector(data: ProjectorData, reload: Callback<()>) -> impl IntoView {
     let zone = *data.starts_at.offset();
-    let left = data.pool_size.saturating_sub(data.claimed);
-    let state = match data.window {
-        WindowState::NotYetOpen { opens_at } => view! {
-            "Claims open in " <Countdown until=opens_at server_now=data.now on_zero=reload/>
-            " (" <LocalTime at=opens_at fallback_zone=zone/> ")"
-        }
-        .into_any(),
-        WindowState::Open { .. } if left == 0 => "Sold out".into_any(),
-        WindowState::Open { .. } => format!("Open — {left} of {} keys left", data.pool_size).into_any(),
-        WindowState::Closed => "Claims are closed".into_any(),
-        WindowState::Inactive => "Not active".into_any(),
-    };
     view! {
         <Title text=format!("{} — projector", data.name)/>
         <article class="projector">
@@ -108,8 +96,14 @@ fn Projector(data: ProjectorData, reload: Callback<()>) -> impl IntoView {
                 <h1>{data.name}</h1>
                 <p class="projector-url">"Scan, or open " <strong>{data.url}</strong></p>
                 <p class="projector-state">
-                    <WindowBadge window=data.window sold_out=left == 0/>
-                    <span>{state}</span>
+                    <WindowStatus
+                        window=data.window
+                        keys_left=data.pool_size.saturating_sub(data.claimed)
+                        pool_size=data.pool_size
+                        server_now=data.now
+                        zone
+                        reload
+                    />
                 </p>
                 <p class="projector-count" aria-live="polite">
                     <strong data-testid="claimed-count">{data.claimed}</strong>

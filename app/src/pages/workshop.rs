@@ -10,7 +10,7 @@ use crate::claim::snippets::{snippet, SnippetKind};
 use crate::claim::{
     load_workshop_page, provider_label, CheckMyKey, ClaimError, ClaimKey, KeyCheck, MyKey, WorkshopPageData as PageData,
 };
-use crate::ui::{format_usd, CopyButton, Countdown, LocalTime, WindowBadge};
+use crate::ui::{format_usd, CopyButton, Countdown, LocalTime, WindowStatus};
 use crate::workshops::{Model, WindowState};
 
 #[component]
@@ -47,32 +47,20 @@ fn Workshop(data: PageData, claim: ServerAction<ClaimKey>, reload: Callback<()>)
                     {w.location.clone()} " · " <LocalTime at=w.starts_at.to_utc() fallback_zone=zone/>
                 </p>
                 <p class="window" data-testid="window-state">
-                    <WindowBadge window=data.window sold_out=data.keys_left() == 0/>
-                    <span>
-                        <WindowText data=data.clone() reload/>
-                    </span>
+                    <WindowStatus
+                        window=data.window
+                        keys_left=data.keys_left()
+                        pool_size=data.pool_size
+                        server_now=data.now
+                        zone
+                        reload
+                    />
                 </p>
             </header>
             <section class="welcome" inner_html=data.welcome_html.clone()></section>
             <KeyOrClaim data=data.clone() claim/>
             <ModelTable models=w.openrouter.models.clone()/>
         </article>
-    }
-}
-
-#[component]
-fn WindowText(data: PageData, reload: Callback<()>) -> impl IntoView {
-    let zone = *data.workshop.starts_at.offset();
-    match data.window {
-        WindowState::Open { .. } if data.keys_left() == 0 => "Sold out: every key has been handed out.".into_any(),
-        WindowState::Open { .. } => format!("Open — {} of {} keys left", data.keys_left(), data.pool_size).into_any(),
-        WindowState::NotYetOpen { opens_at } => view! {
-            "Opens in " <Countdown until=opens_at server_now=data.now on_zero=reload/>
-            " (" <LocalTime at=opens_at fallback_zone=zone/> ")"
-        }
-        .into_any(),
-        WindowState::Closed => "Claims are closed.".into_any(),
-        WindowState::Inactive => "This workshop is not active.".into_any(),
     }
 }
 
@@ -155,9 +143,9 @@ fn SignInCard(options: Vec<crate::auth::SignInOption>) -> impl IntoView {
 /// The confirmation step: who you are, what you get, the optional consent, then the claim.
 #[component]
 fn ConfirmClaim(data: PageData, user: crate::auth::SessionUser, claim: ServerAction<ClaimKey>) -> impl IntoView {
+    let open = matches!(data.window, WindowState::Open { .. }) && data.keys_left() > 0;
     let w = data.workshop;
     let zone = *w.starts_at.offset();
-    let open = matches!(data.window, WindowState::Open { .. }) && data.pool_size > data.claimed;
     let opens_at = match data.window {
         WindowState::NotYetOpen { opens_at } => Some(opens_at),
         _ => None,

@@ -2,15 +2,14 @@
 
 mod copy_button;
 mod time;
+mod window;
 
 pub use copy_button::CopyButton;
 pub use time::{every, format_remaining, Countdown, LocalTime};
+pub use window::{WindowBadge, WindowStatus};
 
 use chrono::{DateTime, FixedOffset, Utc};
-use leptos::prelude::*;
 use rust_decimal::Decimal;
-
-use crate::workshops::WindowState;
 
 /// A time in the workshop's own zone (the venue's), e.g. "Wed 15 Apr 2026, 14:00 (UTC+02:00)":
 /// what the page shows until the browser rewrites it in the viewer's zone.
@@ -30,18 +29,6 @@ pub fn format_usd(amount: Decimal) -> String {
     } else {
         format!("${amount}")
     }
-}
-
-#[component]
-pub fn WindowBadge(window: WindowState, #[prop(optional)] sold_out: bool) -> impl IntoView {
-    let (class, text) = match window {
-        WindowState::Open { .. } if sold_out => ("badge closed", "Sold out"),
-        WindowState::Open { .. } => ("badge open", "Claims open"),
-        WindowState::NotYetOpen { .. } => ("badge soon", "Opens soon"),
-        WindowState::Closed => ("badge closed", "Closed"),
-        WindowState::Inactive => ("badge closed", "Not active"),
-    };
-    view! { <span class=class>{text}</span> }
 }
 
 #[cfg(test)]
