@@ -24,7 +24,7 @@ for _ in $(seq 1 50); do grep -q issuer "$workdir/oidc.log" && break; sleep 0.2;
 grep -q issuer "$workdir/oidc.log" || { cat "$workdir/oidc.log"; exit 1; }
 
 # Key creation answers slowly, as in a burst, so the claim's progress can be seen.
-OPENROUTER_SIM_FAULTS='POST ^/keys$=latency 800ms' USAGE_SYNC_SECONDS=1 \
+OPENROUTER_SIM_FAULTS='POST ^/keys$=latency 800ms' USAGE_SYNC_SECONDS=1 ADMIN_EMAILS=admin@example.org \
 MINTER_DEMO=1 DATABASE_URL="sqlite://$workdir/e2e.db" LEPTOS_SITE_ADDR="127.0.0.1:$port" \
   PUBLIC_URL="http://127.0.0.1:$port" GOOGLE_ISSUER="http://127.0.0.1:$oidc_port" \
   GOOGLE_CLIENT_ID=minter-e2e GOOGLE_CLIENT_SECRET=e2e-secret \

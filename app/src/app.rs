@@ -5,7 +5,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use crate::pages::{HomePage, NotFound, ProjectorPage, WorkshopPage};
+use crate::pages::{AdminOverviewPage, AdminWorkshopPage, HomePage, NotFound, ProjectorPage, WorkshopPage};
 use crate::site::load_site_info;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -43,6 +43,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/w/:slug") view=WorkshopPage ssr=SsrMode::Async/>
                     <Route path=path!("/w/:slug/projector") view=ProjectorPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin") view=AdminOverviewPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/w/:slug") view=AdminWorkshopPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
@@ -57,6 +59,7 @@ fn SiteHeader() -> impl IntoView {
             {move || Suspend::new(async move {
                 let info = info.await.ok();
                 let demo = info.as_ref().is_some_and(|i| i.demo);
+                let admin = info.as_ref().is_some_and(|i| i.admin);
                 let user = info.and_then(|i| i.user);
                 view! {
                     <Show when=move || demo>
@@ -66,6 +69,9 @@ fn SiteHeader() -> impl IntoView {
                     </Show>
                     <header class="site-header">
                         <a class="brand" href="/">"Workshop keys"</a>
+                        <Show when=move || admin>
+                            <a class="admin-link" href="/admin">"Admin"</a>
+                        </Show>
                         {user.map(|user| view! {
                             <form class="signed-in" method="post" action="/auth/logout">
                                 <span data-testid="signed-in-as">{user.email}</span>

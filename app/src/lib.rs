@@ -1,5 +1,6 @@
 //! The workshop key minter: pages, server functions, and (behind `ssr`) the server-side domain.
 
+pub mod admin;
 mod app;
 pub mod auth;
 pub mod claim;
@@ -14,6 +15,8 @@ pub mod background;
 pub mod markdown;
 #[cfg(feature = "ssr")]
 pub mod openrouter;
+#[cfg(feature = "ssr")]
+pub mod qr;
 #[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "ssr")]

@@ -9,12 +9,18 @@ use crate::auth::SessionUser;
 pub struct SiteInfo {
     pub demo: bool,
     pub user: Option<SessionUser>,
+    /// The user may run at least one workshop's admin page (the header links to it).
+    pub admin: bool,
 }
 
 #[server]
 pub async fn load_site_info() -> Result<SiteInfo, ServerFnError> {
     let state = crate::state::app_state()?;
-    Ok(SiteInfo { demo: state.demo, user: crate::auth::current_user(&state).await })
+    let user = crate::auth::current_user(&state).await;
+    let admin = user
+        .as_ref()
+        .is_some_and(|user| state.workshops().iter().any(|w| crate::admin::access::may_run(&state, user, w)));
+    Ok(SiteInfo { demo: state.demo, user, admin })
 }
 
 /// A workshop as the home page lists it.

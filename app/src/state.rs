@@ -22,6 +22,8 @@ pub struct AppState {
     /// The in-process OpenRouter simulator, when demo mode runs without a management key.
     pub simulator: Option<crate::openrouter::Simulator>,
     pub leptos_options: LeptosOptions,
+    /// `ADMIN_EMAILS`, lowercased: who may run every workshop's admin page.
+    pub admin_emails: Arc<[String]>,
     /// Workshops whose guardrail this process has compared with the YAML (drift repair).
     pub guardrails_checked: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }

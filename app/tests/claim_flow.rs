@@ -4,97 +4,19 @@
 
 mod support;
 
+use support::flow::{chat_status, harness, now, state_for, user, workshop, MGMT_KEY};
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use leptos::config::LeptosOptions;
 
-use app::auth::providers::SignIn;
-use app::auth::session::SessionKeys;
 use app::auth::SessionUser;
 use app::claim::mint::claim;
 use app::claim::ClaimError;
 use std::time::Duration as StdDuration;
 
-use app::openrouter::{OpenRouterClient, RetryPolicy, Simulator};
-use app::state::AppState;
+use app::openrouter::Simulator;
 use app::store::{AttendeeProfile, ClaimStatus};
-use app::workshops::{parse, Workshop};
-
-const MGMT_KEY: &str = "sk-or-v1-management-test";
-
-struct Harness {
-    state: AppState,
-    simulator: Simulator,
-    base_url: String,
-    _db: support::db::SqliteGuard,
-}
-
-async fn harness() -> Harness {
-    let (store, db) = support::db::sqlite_store().await;
-    let spawned = Simulator::new(MGMT_KEY).spawn().await.unwrap();
-    let state = AppState { simulator: Some(spawned.simulator.clone()), ..state_for(store, &spawned.base_url) };
-    Harness { state, simulator: spawned.simulator, base_url: spawned.base_url, _db: db }
-}
-
-/// A server's state (one replica) over `store`, with fast retries and a short timeout.
-fn state_for(store: Arc<dyn app::store::Store>, base_url: &str) -> AppState {
-    let client = OpenRouterClient::new(base_url, MGMT_KEY)
-        .with_retry_policy(RetryPolicy::new(4, StdDuration::from_millis(5), StdDuration::from_millis(20)))
-        .with_timeout(StdDuration::from_millis(400));
-    AppState {
-        store,
-        openrouter: Arc::new(client),
-        session: SessionKeys::new(&[1; 32], false),
-        sign_in: Arc::new(SignIn::new("http://127.0.0.1:3000", Vec::new())),
-        demo: true,
-        simulator: None,
-        leptos_options: LeptosOptions::builder().output_name("minter").build(),
-        guardrails_checked: Arc::default(),
-    }
-}
-
-/// A workshop whose window is open now, with a pool of `max_keys` keys of $2.
-fn workshop(max_keys: u32) -> Workshop {
-    let yaml = format!(
-        r#"
-slug: flow
-name: Flow test
-event: Tests
-location: Loopback
-starts_at: "2026-01-01T10:00:00+01:00"
-ends_at: "2036-01-01T12:00:00+01:00"
-claims_open_at: "2026-01-01T09:00:00+01:00"
-claims_close_at: "2036-01-01T12:00:00+01:00"
-openrouter:
-  budget_usd: 2
-  key_label_prefix: flow
-  expires_buffer_minutes: 30
-  models:
-    - {{ id: openai/gpt-4o-mini, label: Mini, price_in_per_mtok: 0.15, price_out_per_mtok: 0.6 }}
-    - {{ id: meta-llama/llama-3.1-8b-instruct, label: Llama, price_in_per_mtok: 0.02, price_out_per_mtok: 0.05 }}
-  guardrail: {{ cap_usd: 1000, reset_interval: weekly, max_keys: {max_keys} }}
-"#
-    );
-    parse("flow", &yaml).unwrap()
-}
-
-async fn user(state: &AppState, name: &str) -> SessionUser {
-    let email = format!("{name}@example.org");
-    let profile = AttendeeProfile {
-        user_id: format!("dev|{email}"),
-        email: email.clone(),
-        email_normalized: email.clone(),
-        display_name: name.into(),
-        auth_provider: "dev".into(),
-    };
-    state.store.upsert_attendee(&profile, Utc::now()).await.unwrap();
-    SessionUser { user_id: profile.user_id, email, name: name.into(), provider: "dev".into() }
-}
-
-fn now() -> DateTime<Utc> {
-    Utc::now()
-}
 
 #[tokio::test]
 async fn claim_mints_a_bound_key_with_the_workshops_limits() {
@@ -309,10 +231,12 @@ async fn test_my_key_explains_each_failure_of_a_real_request() {
         let (state, model) = (h.state.clone(), cheapest.clone());
         async move { check_key(&state.openrouter, &key, &model).await }
     };
+    let mut rows = Vec::new();
     let mut key_of = Vec::new();
     for name in ["works", "expired", "budget", "models", "revoked"] {
         let row = claim(&h.state, &user(&h.state, name).await, &w, false, now()).await.unwrap();
-        key_of.push(row.or_key_plaintext.unwrap());
+        key_of.push(row.or_key_plaintext.clone().unwrap());
+        rows.push(row);
     }
 
     let works = check(key_of[0].clone()).await;
@@ -329,9 +253,9 @@ async fn test_my_key_explains_each_failure_of_a_real_request() {
         (KeyFault::ModelNotAllowed, KeyCheck::ModelNotAllowed { model: cheapest.clone() }),
         (KeyFault::Revoked, KeyCheck::Revoked),
     ];
-    for (key, (fault, expected)) in key_of[1..].iter().zip(faults) {
+    for ((key, row), (fault, expected)) in key_of[1..].iter().zip(&rows[1..]).zip(faults) {
         assert!(check(key.clone()).await.works(), "{fault:?}: works before");
-        inject(&h.state, key, fault).await.unwrap();
+        inject(&h.state, row, fault).await.unwrap();
         assert_eq!(check(key.clone()).await, expected, "{fault:?}");
     }
     // The others were not touched.
@@ -416,19 +340,6 @@ async fn run_fault(target: &str, fault: Fault) -> Outcome {
             Outcome::TryAgain
         }
     }
-}
-
-/// Status of a minimal chat completion made with an attendee's key.
-async fn chat_status(base_url: &str, key: &str) -> u16 {
-    let body = serde_json::json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
-    let response = reqwest::Client::new()
-        .post(format!("{base_url}/chat/completions"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    response.status().as_u16()
 }
 
 /// Each call of the first claim (find guardrail, create guardrail, create key, assign) under

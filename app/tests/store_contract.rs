@@ -344,3 +344,101 @@ contract!(login_state_is_single_use_and_forgotten_after_expiry, |store: Arc<dyn 
     let later = now + Duration::minutes(11);
     assert!(store.consume_login_state("attempt-1", later + Duration::minutes(10), later).await.unwrap());
 });
+
+/// A minted row of `id` in workshop `w` with key `h-<id>`.
+async fn minted(store: &Arc<dyn Store>, id: &str) -> AttendeeProfile {
+    let p = profile(id);
+    store.upsert_attendee(&p, Utc::now()).await.unwrap();
+    let r = NewReservation { key_label: format!("w-{id}"), ..reservation(&p, "w") };
+    assert!(matches!(store.reserve_claim(&r, 10, FRESH).await.unwrap(), Reservation::Reserved(_)));
+    let key = MintedKey { hash: format!("h-{id}"), plaintext: format!("sk-or-v1-{id}") };
+    store.save_minted_key(&p.user_id, "w", &key).await.unwrap();
+    p
+}
+
+contract!(admin_rows_disable_rotate_and_pause, |store: Arc<dyn Store>| async move {
+    let ada = minted(&store, "ada").await;
+    let bob = minted(&store, "bob").await;
+    let rows = store.workshop_attendance("w").await.unwrap();
+    assert_eq!(rows.iter().map(|(a, _)| a.profile.display_name.as_str()).collect::<Vec<_>>(), ["Person ada", "Person bob"]);
+    assert_eq!(rows[0].1.key_label, "w-ada");
+
+    let now = Utc::now();
+    store.mark_disabled(&bob.user_id, "w", now).await.unwrap();
+    let bob_row = store.attendance(&bob.user_id, "w").await.unwrap().unwrap();
+    assert!(bob_row.disabled_at.is_some());
+
+    store.record_usage(&[("h-ada".into(), Decimal::new(5, 1))], now).await.unwrap();
+    let rotation = app::store::KeyRotation {
+        user_id: ada.user_id.clone(),
+        workshop_slug: "w".into(),
+        old_hash: "h-ada".into(),
+        old_label: "w-ada".into(),
+        old_usage_usd: Decimal::new(5, 1),
+        new_key: MintedKey { hash: "h-ada-2".into(), plaintext: "sk-or-v1-ada-2".into() },
+        new_label: "w-ada2".into(),
+        new_limit_usd: Decimal::new(2, 0),
+        retired_by: "root@example.org".into(),
+        now,
+    };
+    assert!(store.rotate_key(&rotation).await.unwrap());
+    assert!(!store.rotate_key(&rotation).await.unwrap(), "the row no longer holds the old key: nothing changes");
+    let ada_row = store.attendance(&ada.user_id, "w").await.unwrap().unwrap();
+    assert_eq!(ada_row.or_key_hash.as_deref(), Some("h-ada-2"));
+    assert_eq!((ada_row.usage_usd, ada_row.retired_usage_usd), (Decimal::ZERO, Decimal::new(5, 1)));
+    assert_eq!(ada_row.total_limit_usd(), Decimal::new(25, 1));
+    assert!(!ada_row.is_bound() && ada_row.usage_synced_at.is_none());
+    assert_eq!(store.retired_key_hashes("w").await.unwrap(), ["h-ada"]);
+    // A second rotation adds up exactly (SQLite keeps money as text, never floats).
+    let again = app::store::KeyRotation {
+        old_hash: "h-ada-2".into(),
+        old_usage_usd: Decimal::new(1, 4),
+        new_key: MintedKey { hash: "h-ada-3".into(), plaintext: "sk-or-v1-ada-3".into() },
+        ..rotation.clone()
+    };
+    assert!(store.rotate_key(&again).await.unwrap());
+    assert_eq!(store.attendance(&ada.user_id, "w").await.unwrap().unwrap().retired_usage_usd, Decimal::new(5001, 4));
+
+    assert!(store.claims_pause("w").await.unwrap().is_none());
+    store.set_claims_paused("w", Some("root@example.org"), now).await.unwrap();
+    assert_eq!(store.claims_pause("w").await.unwrap().unwrap().paused_by, "root@example.org");
+    assert!(store.claims_pause("other").await.unwrap().is_none());
+    store.set_claims_paused("w", None, now).await.unwrap();
+    assert!(store.claims_pause("w").await.unwrap().is_none());
+});
+
+contract!(unbound_keys_wait_for_their_retry, |store: Arc<dyn Store>| async move {
+    let ada = minted(&store, "ada").await;
+    let bob = minted(&store, "bob").await;
+    let cy = minted(&store, "cy").await;
+    let now = Utc::now();
+    store.mark_bound(&cy.user_id, "w", "gr-1", now).await.unwrap();
+    store.mark_disabled(&bob.user_id, "w", now).await.unwrap();
+    let due = |at| {
+        let store = store.clone();
+        async move { store.unbound_keys_due(at).await.unwrap().into_iter().map(|r| r.user_id).collect::<Vec<_>>() }
+    };
+    assert_eq!(due(now).await, [ada.user_id.clone()], "bound and disabled rows are not retried");
+    store.record_bind_failure(&ada.user_id, "w", now + Duration::seconds(30)).await.unwrap();
+    assert!(due(now).await.is_empty());
+    assert_eq!(due(now + Duration::seconds(30)).await, [ada.user_id.clone()]);
+    assert_eq!(store.attendance(&ada.user_id, "w").await.unwrap().unwrap().bind_attempts, 1);
+});
+
+contract!(orphans_and_stale_reservations, |store: Arc<dyn Store>| async move {
+    let now = Utc::now();
+    assert!(store.record_orphan("w", "h-x", "w-x", now).await.unwrap());
+    assert!(!store.record_orphan("w", "h-x", "w-x", now).await.unwrap(), "recorded once");
+    assert!(store.record_orphan("w", "h-y", "w-y", now).await.unwrap());
+    assert_eq!((store.orphans_fixed("w").await.unwrap(), store.orphans_fixed("v").await.unwrap()), (2, 0));
+
+    let p = profile("dan");
+    store.upsert_attendee(&p, now).await.unwrap();
+    let r = NewReservation { now: now - Duration::minutes(5), ..reservation(&p, "w") };
+    store.reserve_claim(&r, 10, FRESH).await.unwrap();
+    assert!(!store.release_stale_claim(&p.user_id, "w", now - Duration::minutes(6)).await.unwrap(), "not that old");
+    assert!(store.release_stale_claim(&p.user_id, "w", now - Duration::minutes(2)).await.unwrap());
+    assert_eq!(store.claimed_count("w").await.unwrap(), 0, "the slot is back");
+    let ada = minted(&store, "ada").await;
+    assert!(!store.release_stale_claim(&ada.user_id, "w", now + Duration::hours(1)).await.unwrap(), "minted rows stay");
+});

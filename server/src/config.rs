@@ -25,6 +25,8 @@ pub struct Config {
     pub public_url: String,
     /// Configured sign-in providers, in the order the page offers them.
     pub sign_in: Vec<ProviderConfig>,
+    /// `ADMIN_EMAILS`, lowercased: who may run every workshop's admin pages.
+    pub admin_emails: Vec<String>,
 }
 
 // By hand: the management key and the session secret never reach a log.
@@ -36,6 +38,7 @@ impl fmt::Debug for Config {
             .field("openrouter_base_url", &self.openrouter_base_url)
             .field("demo", &self.demo)
             .field("public_url", &self.public_url)
+            .field("admin_emails", &self.admin_emails.len())
             .field("sign_in", &self.sign_in.iter().map(provider_id).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -119,6 +122,15 @@ impl Config {
                 String::new()
             }
         };
+        let admin_emails: Vec<String> = non_empty("ADMIN_EMAILS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| !e.is_empty())
+            .collect();
+        if let Some(bad) = admin_emails.iter().find(|e| !app::auth::looks_like_email(e)) {
+            missing.push(format!("ADMIN_EMAILS must be comma-separated email addresses; {bad:?} is not one"));
+        }
         let sign_in = sign_in_providers(&non_empty, &mut missing);
         if sign_in.is_empty() && !demo {
             missing.push(
@@ -141,6 +153,7 @@ impl Config {
             demo,
             public_url,
             sign_in,
+            admin_emails,
         })
     }
 
@@ -235,6 +248,18 @@ mod tests {
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(config.openrouter_base_url, DEFAULT_OPENROUTER_BASE_URL);
         assert_eq!(config.usage_sync_every, std::time::Duration::from_secs(60));
+    }
+
+    #[test]
+    fn admin_emails_are_a_lowercased_list() {
+        let config =
+            Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("ADMIN_EMAILS", " Ana@Example.org, ,bo@example.org ")]))
+                .unwrap();
+        assert_eq!(config.admin_emails, ["ana@example.org", "bo@example.org"]);
+        let err = Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("ADMIN_EMAILS", "ana@example.org bo@example.org")]))
+            .unwrap_err();
+        assert!(err.contains("ADMIN_EMAILS must be comma-separated email addresses"), "{err}");
+        assert!(Config::from_lookup(lookup(&[("MINTER_DEMO", "1")])).unwrap().admin_emails.is_empty());
     }
 
     #[test]

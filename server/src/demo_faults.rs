@@ -36,10 +36,10 @@ async fn break_key(State(state): State<AppState>, jar: CookieJar, Form(form): Fo
         Ok(row) => row,
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     };
-    let Some(key) = row.and_then(|row| row.or_key_plaintext) else {
+    let Some(row) = row.filter(|row| row.or_key_plaintext.is_some()) else {
         return (StatusCode::NOT_FOUND, "You have no key for this workshop.").into_response();
     };
-    match key_faults::inject(&state, &key, fault).await {
+    match key_faults::inject(&state, &row, fault).await {
         Ok(()) => Redirect::to(&format!("/w/{}", form.slug)).into_response(),
         Err(problem) => (StatusCode::CONFLICT, problem).into_response(),
     }

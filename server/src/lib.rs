@@ -1,5 +1,6 @@
 //! The axum server: wiring of configuration, state, routes and (in demo mode) the simulator.
 
+mod admin_exports;
 pub mod config;
 mod cross_site;
 mod demo_faults;
@@ -58,6 +59,7 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
         demo: config.demo,
         simulator: demo_simulator,
         leptos_options,
+        admin_emails: config.admin_emails.clone().into(),
         guardrails_checked: Arc::default(),
     })
 }
@@ -69,7 +71,8 @@ fn hex_token() -> String {
 /// Every route of the application; tests call this with their own state.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let mut router = Router::new().route("/api/{*fn_name}", get(server_fn).post(server_fn)).merge(sign_in::routes());
+    let mut router = Router::new().route("/api/{*fn_name}", get(server_fn).post(server_fn)).merge(sign_in::routes())
+        .merge(admin_exports::routes());
     if state.demo {
         router = router.merge(dev_auth::routes()).merge(demo_faults::routes());
     }

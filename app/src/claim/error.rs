@@ -18,6 +18,8 @@ pub enum ClaimError {
     NotOpenYet { opens_at: DateTime<Utc> },
     #[error("Claims for this workshop are closed.")]
     Closed,
+    #[error("The organisers have paused claims for a moment. Please try again shortly.")]
+    Paused,
     #[error("The workshop is full: every key has been handed out.")]
     PoolFull,
     /// Someone with the same (normalised) email address already holds this workshop's key.
@@ -49,6 +51,7 @@ impl ClaimError {
             ClaimError::Inactive => "inactive",
             ClaimError::NotOpenYet { .. } => "not-open",
             ClaimError::Closed => "closed",
+            ClaimError::Paused => "paused",
             ClaimError::PoolFull => "full",
             ClaimError::ClaimedWithOtherSignIn { .. } => "other-sign-in",
             ClaimError::InProgress => "in-progress",
@@ -77,6 +80,7 @@ impl ClaimError {
             "inactive" => ClaimError::Inactive,
             "not-open" => opens_at.map_or(ClaimError::Closed, |opens_at| ClaimError::NotOpenYet { opens_at }),
             "closed" => ClaimError::Closed,
+            "paused" => ClaimError::Paused,
             "full" => ClaimError::PoolFull,
             "other-sign-in" => ClaimError::ClaimedWithOtherSignIn { provider: via.unwrap_or_default() },
             "in-progress" => ClaimError::InProgress,
@@ -93,6 +97,7 @@ pub fn provider_label(provider: &str) -> String {
         "google" => "Google".into(),
         "github" => "GitHub".into(),
         "dev" => "demo sign-in".into(),
+        "organiser" => "handed out by an organiser".into(),
         other => other.into(),
     }
 }
@@ -110,6 +115,7 @@ mod tests {
             ClaimError::Inactive,
             ClaimError::NotOpenYet { opens_at },
             ClaimError::Closed,
+            ClaimError::Paused,
             ClaimError::PoolFull,
             ClaimError::ClaimedWithOtherSignIn { provider: "github".into() },
             ClaimError::InProgress,

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::openrouter::{CreateGuardrail, UpdateKey};
 use crate::state::AppState;
+use crate::store::Attendance;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFault {
@@ -14,6 +15,8 @@ pub enum KeyFault {
     OverBudget,
     ModelNotAllowed,
     Revoked,
+    /// Unassigned from the workshop's guardrail, as if the assignment had failed during the claim.
+    Unbound,
 }
 
 impl std::str::FromStr for KeyFault {
@@ -25,7 +28,10 @@ impl std::str::FromStr for KeyFault {
             "over-budget" => Ok(KeyFault::OverBudget),
             "model-not-allowed" => Ok(KeyFault::ModelNotAllowed),
             "revoked" => Ok(KeyFault::Revoked),
-            other => Err(format!("unknown fault {other:?}: expired, over-budget, model-not-allowed or revoked")),
+            "unbound" => Ok(KeyFault::Unbound),
+            other => {
+                Err(format!("unknown fault {other:?}: expired, over-budget, model-not-allowed, revoked or unbound"))
+            }
         }
     }
 }
@@ -33,7 +39,9 @@ impl std::str::FromStr for KeyFault {
 /// A model id no workshop lists: a guardrail allowing only it refuses every workshop model.
 const NO_WORKSHOP_MODEL: &str = "openrouter/demo-none";
 
-pub async fn inject(state: &AppState, key: &str, fault: KeyFault) -> Result<(), String> {
+/// Breaks the key of `row` (which must have one).
+pub async fn inject(state: &AppState, row: &Attendance, fault: KeyFault) -> Result<(), String> {
+    let key = row.or_key_plaintext.as_deref().ok_or("the row has no key")?;
     let hash = hex::encode(Sha256::digest(key.as_bytes()));
     let simulator = || state.simulator.as_ref().ok_or("this server talks to the real OpenRouter, not the simulator");
     match fault {
@@ -58,6 +66,13 @@ pub async fn inject(state: &AppState, key: &str, fault: KeyFault) -> Result<(), 
             let guardrail = state.openrouter.create_guardrail(&restricted).await.map_err(|e| e.to_string())?;
             // A key holds one guardrail: this replaces the workshop's.
             state.openrouter.assign_keys_to_guardrail(&guardrail.id, &[hash]).await.map_err(|e| e.to_string())?;
+        }
+        KeyFault::Unbound => {
+            let guardrail = row.or_guardrail_id.as_deref().ok_or("the key is not bound")?;
+            state.openrouter.unassign_keys(guardrail, &[hash]).await.map_err(|e| e.to_string())?;
+            // As after a failed first attempt: the background retries in 30 s.
+            let next = crate::background::rebind::next_attempt_at(Utc::now(), 1);
+            state.store.mark_unbound(&row.user_id, &row.workshop_slug, next).await.map_err(|e| e.to_string())?;
         }
     }
     Ok(())

@@ -15,7 +15,7 @@ use crate::store::{Attendance, ClaimStatus, MintedKey, NewReservation, Reservati
 use crate::workshops::{WindowState, Workshop};
 
 /// A reservation older than this belongs to a request that died; the next claim takes it over.
-const STALE_RESERVATION: chrono::Duration = chrono::Duration::minutes(2);
+pub const STALE_RESERVATION: chrono::Duration = chrono::Duration::minutes(2);
 /// How long a parallel request of the same attendee waits for the first one's key.
 const WAIT_FOR_PARALLEL_MINT: Duration = Duration::from_secs(20);
 
@@ -39,6 +39,9 @@ pub async fn claim(
         WindowState::NotYetOpen { opens_at } => return Err(ClaimError::NotOpenYet { opens_at }),
         WindowState::Closed => return Err(ClaimError::Closed),
         WindowState::Inactive => return Err(ClaimError::Inactive),
+    }
+    if state.store.claims_pause(&workshop.slug).await?.is_some() {
+        return Err(ClaimError::Paused);
     }
     if marketing_consent {
         state.store.record_marketing_consent(&user.user_id, &workshop.slug, now).await?;
@@ -92,7 +95,7 @@ async fn remove_orphans(state: &AppState, workshop: &Workshop, name: &str) -> Re
 
 /// `<prefix>-<10 random characters>`: unique, so a lost answer can be found by name, and free of
 /// personal data, since key names are visible to everyone with access to the OpenRouter account.
-fn key_label(prefix: &str) -> String {
+pub fn key_label(prefix: &str) -> String {
     format!("{prefix}-{}", Alphanumeric.sample_string(&mut rand::rng(), 10).to_lowercase())
 }
 
@@ -128,11 +131,14 @@ async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<
     match state.openrouter.assign_keys_to_guardrail(&guardrail_id, std::slice::from_ref(&hash)).await {
         // The API answers 200 with a count; a key it did not find is simply not counted.
         Ok(1) => state.store.mark_bound(user_id, slug, &guardrail_id, Utc::now()).await?,
-        Ok(count) => {
-            warn!(workshop = slug, key_label = %row.key_label, count, "the guardrail did not take the key; row left unbound")
-        }
-        Err(e) => {
-            warn!(workshop = slug, key_label = %row.key_label, error = %e, "assigning the key to the guardrail failed; row left unbound")
+        outcome => {
+            match outcome {
+                Ok(count) => warn!(workshop = slug, key_label = %row.key_label, count, "the guardrail did not take the key; row left unbound"),
+                Err(e) => warn!(workshop = slug, key_label = %row.key_label, error = %e, "assigning the key to the guardrail failed; row left unbound"),
+            }
+            // This was the first attempt; the background retries with backoff.
+            let next = crate::background::rebind::next_attempt_at(Utc::now(), 1);
+            state.store.record_bind_failure(user_id, slug, next).await?;
         }
     }
     info!(workshop = slug, key_label = %row.key_label, "key minted");
@@ -268,14 +274,17 @@ async fn wait_for_parallel_mint(state: &AppState, user_id: &str, slug: &str) -> 
 
 /// The view of a minted row; `None` while it is only reserved.
 pub fn my_key(row: Attendance) -> Option<super::MyKey> {
+    // Across the attendee's keys: after a rotation the new key carries what was left.
+    let (limit_usd, usage_usd, bound) = (row.total_limit_usd(), row.total_usage_usd(), row.is_bound());
     Some(super::MyKey {
         key: row.or_key_plaintext?,
         key_label: row.key_label,
-        limit_usd: row.limit_usd,
-        usage_usd: row.usage_usd,
+        limit_usd,
+        usage_usd,
         usage_synced_at: row.usage_synced_at,
         expires_at: row.expires_at,
-        bound: row.guardrail_attached_at.is_some(),
+        bound,
+        disabled: row.disabled_at.is_some(),
     })
 }
 

@@ -31,6 +31,8 @@ pub struct MyKey {
     pub expires_at: DateTime<Utc>,
     /// Assigned to the workshop's guardrail (model restrictions apply).
     pub bound: bool,
+    /// An organiser disabled it.
+    pub disabled: bool,
 }
 
 /// Everything `/w/{slug}` renders.
@@ -44,6 +46,8 @@ pub struct WorkshopPageData {
     pub now: DateTime<Utc>,
     pub pool_size: u32,
     pub claimed: u32,
+    /// An organiser paused claims (the kill switch).
+    pub paused: bool,
     pub user: Option<SessionUser>,
     pub my_key: Option<MyKey>,
     /// The sign-in buttons; empty when no sign-in method is configured.
@@ -73,6 +77,7 @@ pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, Server
         None => None,
     };
     let claimed = state.store.claimed_count(&slug).await.map_err(|e| ServerFnError::new(ClaimError::from(e)))?;
+    let paused = state.store.claims_pause(&slug).await.map_err(|e| ServerFnError::new(ClaimError::from(e)))?.is_some();
     let now = Utc::now();
     Ok(WorkshopPageData {
         workshop: workshop.clone(),
@@ -81,6 +86,7 @@ pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, Server
         now,
         pool_size: workshop.pool_size(),
         claimed,
+        paused,
         user,
         my_key,
         sign_in: crate::auth::sign_in_options(&state, &format!("/w/{slug}")),

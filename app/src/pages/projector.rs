@@ -28,6 +28,7 @@ pub struct ProjectorData {
     pub now: DateTime<Utc>,
     pub claimed: u32,
     pub pool_size: u32,
+    pub paused: bool,
 }
 
 #[server]
@@ -36,33 +37,20 @@ pub async fn load_projector(slug: String) -> Result<ProjectorData, ServerFnError
     let workshop = state.workshop(&slug).ok_or_else(|| ServerFnError::new("no such workshop"))?;
     let url = format!("{}/w/{slug}", state.sign_in.public_url().trim_end_matches('/'));
     let claimed = state.store.claimed_count(&slug).await.map_err(ServerFnError::new)?;
+    let paused = state.store.claims_pause(&slug).await.map_err(ServerFnError::new)?.is_some();
     let now = Utc::now();
     Ok(ProjectorData {
         name: workshop.name.clone(),
         event: workshop.event.clone(),
         starts_at: workshop.starts_at,
-        qr_svg: qr_svg(&url)?,
+        qr_svg: crate::qr::svg(&url).map_err(ServerFnError::new)?,
         url,
         window: workshop.window_state(now),
         now,
         claimed,
         pool_size: workshop.pool_size(),
+        paused,
     })
-}
-
-#[cfg(feature = "ssr")]
-fn qr_svg(text: &str) -> Result<String, ServerFnError> {
-    use qrcode::render::svg;
-
-    let code = qrcode::QrCode::new(text.as_bytes()).map_err(ServerFnError::new)?;
-    let svg = code
-        .render::<svg::Color>()
-        .dark_color(svg::Color("#000000"))
-        .light_color(svg::Color("#ffffff"))
-        .quiet_zone(true)
-        .build();
-    // Inline in the page: the XML declaration has no place there.
-    Ok(svg.split_once("?>").map_or(svg.as_str(), |(_, element)| element).trim().to_string())
 }
 
 #[component]
@@ -98,6 +86,7 @@ fn Projector(data: ProjectorData, reload: Callback<()>) -> impl IntoView {
                 <p class="projector-state">
                     <WindowStatus
                         window=data.window
+                        paused=data.paused
                         keys_left=data.pool_size.saturating_sub(data.claimed)
                         pool_size=data.pool_size
                         server_now=data.now

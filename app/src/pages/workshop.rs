@@ -49,6 +49,7 @@ fn Workshop(data: PageData, claim: ServerAction<ClaimKey>, reload: Callback<()>)
                 <p class="window" data-testid="window-state">
                     <WindowStatus
                         window=data.window
+                        paused=data.paused
                         keys_left=data.keys_left()
                         pool_size=data.pool_size
                         server_now=data.now
@@ -237,8 +238,13 @@ fn YourKey(key: MyKey, zone: FixedOffset, now: DateTime<Utc>, slug: String, mode
                 "Expires in " <Countdown until=key.expires_at server_now=now/> " ("
                 <LocalTime at=key.expires_at fallback_zone=zone/> ")"
             </p>
+            {key.disabled.then(|| view! {
+                <p class="notice error" role="alert" data-testid="key-disabled">
+                    "The organisers disabled this key. Ask them if you need a new one."
+                </p>
+            })}
             <UsageBar key=key.clone() zone/>
-            {(!key.bound).then(|| view! { <p class="muted">"Model restrictions are still being applied to this key."</p> })}
+            {(!key.bound && !key.disabled).then(|| view! { <p class="muted">"Model restrictions are still being applied to this key."</p> })}
             <Snippets key=key.key.clone() models=models.clone()/>
             <KeyTest slug models/>
         </section>

@@ -89,6 +89,13 @@ pub struct Attendance {
     pub usage_usd: Decimal,
     pub usage_synced_at: Option<DateTime<Utc>>,
     pub attended_at: Option<DateTime<Utc>>,
+    /// An admin disabled the key.
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Failed background attempts to bind the key to the guardrail, and when to try again.
+    pub bind_attempts: u32,
+    pub next_bind_at: Option<DateTime<Utc>>,
+    /// What the attendee's rotated-away keys spent: their budget is `limit_usd` + this.
+    pub retired_usage_usd: Decimal,
 }
 
 // By hand, so that the key plaintext never reaches a log line through `{:?}`.
@@ -104,12 +111,27 @@ impl std::fmt::Debug for Attendance {
             .field("expires_at", &self.expires_at)
             .field("or_guardrail_id", &self.or_guardrail_id)
             .field("guardrail_attached_at", &self.guardrail_attached_at)
+            .field("disabled_at", &self.disabled_at)
             .finish_non_exhaustive()
     }
 }
 
 impl Attendance {
     /// A reservation held longer than `stale_after`: its minting request died.
+    pub fn is_bound(&self) -> bool {
+        self.guardrail_attached_at.is_some()
+    }
+
+    /// Spent by this attendee's keys, the current one and any rotated away.
+    pub fn total_usage_usd(&self) -> Decimal {
+        self.usage_usd + self.retired_usage_usd
+    }
+
+    /// The attendee's whole budget (the current key's limit is what is left of it).
+    pub fn total_limit_usd(&self) -> Decimal {
+        self.limit_usd + self.retired_usage_usd
+    }
+
     pub fn is_stale_reservation(&self, now: DateTime<Utc>, stale_after: chrono::Duration) -> bool {
         self.status == ClaimStatus::Reserved && now - self.reserved_at >= stale_after
     }
@@ -141,6 +163,31 @@ pub enum Reservation {
     /// Another attendee with the same normalised email already holds this workshop's key
     /// (e.g. signed in with GitHub, now with Google, or a gmail dot/+tag variant).
     ClaimedWithOtherSignIn { auth_provider: String },
+}
+
+/// An admin's replacement of an attendee's key: the old one is disabled and retired.
+#[derive(Clone)]
+pub struct KeyRotation {
+    pub user_id: String,
+    pub workshop_slug: String,
+    /// The key being replaced; the rotation only applies while the row still holds it.
+    pub old_hash: String,
+    pub old_label: String,
+    /// What the old key spent, read after it was disabled.
+    pub old_usage_usd: Decimal,
+    pub new_key: MintedKey,
+    pub new_label: String,
+    /// The new key's limit: what is left of the attendee's budget.
+    pub new_limit_usd: Decimal,
+    pub retired_by: String,
+    pub now: DateTime<Utc>,
+}
+
+/// Who paused a workshop's claims, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimsPause {
+    pub paused_at: DateTime<Utc>,
+    pub paused_by: String,
 }
 
 /// The key OpenRouter returned.
@@ -199,6 +246,36 @@ pub trait Store: Send + Sync + 'static {
     /// Stores the usage OpenRouter reports, by key hash; hashes without a row are ignored.
     /// Returns how many rows it updated.
     async fn record_usage(&self, usage: &[(String, Decimal)], now: DateTime<Utc>) -> StoreResult<u64>;
+
+    // ---- admin -------------------------------------------------------------------------------
+
+    /// Every row of a workshop with its attendee, in claim order.
+    async fn workshop_attendance(&self, workshop_slug: &str) -> StoreResult<Vec<(Attendee, Attendance)>>;
+    async fn mark_disabled(&self, user_id: &str, workshop_slug: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Applies a rotation: the old key moves to `retired_keys`, the row takes the new key
+    /// (unbound, usage 0). `false`, changing nothing, when the row no longer holds `old_hash`.
+    async fn rotate_key(&self, rotation: &KeyRotation) -> StoreResult<bool>;
+    /// Hashes of a workshop's rotated-away keys.
+    async fn retired_key_hashes(&self, workshop_slug: &str) -> StoreResult<Vec<String>>;
+    /// Pauses (`Some(admin)`) or resumes (`None`) a workshop's claims.
+    async fn set_claims_paused(&self, workshop_slug: &str, paused_by: Option<&str>, now: DateTime<Utc>)
+        -> StoreResult<()>;
+    async fn claims_pause(&self, workshop_slug: &str) -> StoreResult<Option<ClaimsPause>>;
+
+    /// Minted, enabled keys not bound to their guardrail whose next bind attempt is due.
+    async fn unbound_keys_due(&self, now: DateTime<Utc>) -> StoreResult<Vec<Attendance>>;
+    /// A bind attempt failed: count it and wait until `next_at` before the next.
+    async fn record_bind_failure(&self, user_id: &str, workshop_slug: &str, next_at: DateTime<Utc>)
+        -> StoreResult<()>;
+    /// Demo fault: the row is unbound again, as if its assignment had failed, retried at `next_at`.
+    async fn mark_unbound(&self, user_id: &str, workshop_slug: &str, next_at: DateTime<Utc>) -> StoreResult<()>;
+    /// Gives back a reservation whose request died before `reserved_before` (no key was saved).
+    async fn release_stale_claim(&self, user_id: &str, workshop_slug: &str, reserved_before: DateTime<Utc>)
+        -> StoreResult<bool>;
+    /// Records an orphaned key that was disabled; `false` if it was already recorded.
+    async fn record_orphan(&self, workshop_slug: &str, hash: &str, key_label: &str, now: DateTime<Utc>)
+        -> StoreResult<bool>;
+    async fn orphans_fixed(&self, workshop_slug: &str) -> StoreResult<u32>;
 
     /// Becomes the one process (of all replicas on this database) that runs the background work,
     /// if no other holds that role: a Postgres advisory lock held by a dedicated connection; on

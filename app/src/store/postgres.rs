@@ -58,6 +58,10 @@ fn attendance_from_row(row: &PgRow) -> StoreResult<Attendance> {
         usage_usd: row.try_get("usage_usd")?,
         usage_synced_at: row.try_get("usage_synced_at")?,
         attended_at: row.try_get("attended_at")?,
+        disabled_at: row.try_get("disabled_at")?,
+        bind_attempts: row.try_get::<i32, _>("bind_attempts")?.try_into().unwrap_or(0),
+        next_bind_at: row.try_get("next_bind_at")?,
+        retired_usage_usd: row.try_get("retired_usage_usd")?,
     })
 }
 
@@ -337,6 +341,196 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(updated.rows_affected())
+    }
+
+    async fn workshop_attendance(&self, workshop_slug: &str) -> StoreResult<Vec<(Attendee, Attendance)>> {
+        let rows = sqlx::query(
+            "SELECT w.*, a.email, a.email_normalized, a.display_name, a.auth_provider, a.marketing_opted_in,
+                    a.marketing_opted_in_at, a.marketing_opted_in_workshop, a.first_seen_at, a.last_seen_at
+             FROM workshop_attendance w JOIN attendees a USING (user_id)
+             WHERE w.workshop_slug = $1 ORDER BY w.reserved_at, w.user_id",
+        )
+        .bind(workshop_slug)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok((attendee_from_row(row)?, attendance_from_row(row)?))).collect()
+    }
+
+    async fn mark_disabled(&self, user_id: &str, workshop_slug: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE workshop_attendance SET disabled_at = COALESCE(disabled_at, $3)
+             WHERE user_id = $1 AND workshop_slug = $2",
+        )
+        .bind(user_id)
+        .bind(workshop_slug)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn rotate_key(&self, r: &KeyRotation) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE workshop_attendance SET or_key_hash = $4, or_key_plaintext = $5, key_label = $6, limit_usd = $7,
+                 usage_usd = 0, usage_synced_at = NULL, or_guardrail_id = NULL, guardrail_attached_at = NULL,
+                 disabled_at = NULL, bind_attempts = 0, next_bind_at = NULL,
+                 retired_usage_usd = retired_usage_usd + $8
+             WHERE user_id = $1 AND workshop_slug = $2 AND or_key_hash = $3",
+        )
+        .bind(&r.user_id)
+        .bind(&r.workshop_slug)
+        .bind(&r.old_hash)
+        .bind(&r.new_key.hash)
+        .bind(&r.new_key.plaintext)
+        .bind(&r.new_label)
+        .bind(r.new_limit_usd)
+        .bind(r.old_usage_usd)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO retired_keys (or_key_hash, user_id, workshop_slug, key_label, usage_usd, retired_at, retired_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&r.old_hash)
+        .bind(&r.user_id)
+        .bind(&r.workshop_slug)
+        .bind(&r.old_label)
+        .bind(r.old_usage_usd)
+        .bind(r.now)
+        .bind(&r.retired_by)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn retired_key_hashes(&self, workshop_slug: &str) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT or_key_hash FROM retired_keys WHERE workshop_slug = $1")
+            .bind(workshop_slug)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn set_claims_paused(&self, workshop_slug: &str, paused_by: Option<&str>, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO workshop_controls (workshop_slug, claims_paused_at, claims_paused_by) VALUES ($1, $2, $3)
+             ON CONFLICT (workshop_slug) DO UPDATE
+                 SET claims_paused_at = EXCLUDED.claims_paused_at, claims_paused_by = EXCLUDED.claims_paused_by",
+        )
+        .bind(workshop_slug)
+        .bind(paused_by.map(|_| now))
+        .bind(paused_by)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn claims_pause(&self, workshop_slug: &str) -> StoreResult<Option<ClaimsPause>> {
+        let row: Option<(Option<DateTime<Utc>>, Option<String>)> = sqlx::query_as(
+            "SELECT claims_paused_at, claims_paused_by FROM workshop_controls WHERE workshop_slug = $1",
+        )
+        .bind(workshop_slug)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some((Some(paused_at), by)) => Some(ClaimsPause { paused_at, paused_by: by.unwrap_or_default() }),
+            _ => None,
+        })
+    }
+
+    async fn unbound_keys_due(&self, now: DateTime<Utc>) -> StoreResult<Vec<Attendance>> {
+        let rows = sqlx::query(
+            "SELECT * FROM workshop_attendance
+             WHERE status = 'minted' AND guardrail_attached_at IS NULL AND disabled_at IS NULL
+               AND (next_bind_at IS NULL OR next_bind_at <= $1)
+             ORDER BY reserved_at",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(attendance_from_row).collect()
+    }
+
+    async fn record_bind_failure(&self, user_id: &str, workshop_slug: &str, next_at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE workshop_attendance SET bind_attempts = bind_attempts + 1, next_bind_at = $3
+             WHERE user_id = $1 AND workshop_slug = $2",
+        )
+        .bind(user_id)
+        .bind(workshop_slug)
+        .bind(next_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_unbound(&self, user_id: &str, workshop_slug: &str, next_at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "U$DATE workshop_attendance SET or_guardrail_id = NULL, guardrail_attached_at = NULL, next_bind_at = $3
+             WHERE user_id = $1 AND workshop_slug = $2",
+        )
+        .bind(user_id)
+        .bind(workshop_slug)
+        .bind(next_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn release_stale_claim(
+        &self,
+        user_id: &str,
+        workshop_slug: &str,
+        reserved_before: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM workshop_attendance
+             WHERE user_id = $1 AND workshop_slug = $2 AND status = 'reserved' AND reserved_at < $3",
+        )
+        .bind(user_id)
+        .bind(workshop_slug)
+        .bind(reserved_before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if deleted == 1 {
+            sqlx::query("UPDATE workshop_pool SET claimed = claimed - 1 WHERE workshop_slug = $1")
+                .bind(workshop_slug)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(deleted == 1)
+    }
+
+    async fn record_orphan(&self, workshop_slug: &str, hash: &str, key_label: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO orphan_keys (or_key_hash, workshop_slug, key_label, disabled_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(hash)
+        .bind(workshop_slug)
+        .bind(key_label)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    async fn orphans_fixed(&self, workshop_slug: &str) -> StoreResult<u32> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orphan_keys WHERE workshop_slug = $1")
+            .bind(workshop_slug)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n.try_into().unwrap_or(u32::MAX))
     }
 
     async fn try_lead(&self) -> StoreResult<Option<Leadership>> {

@@ -7,8 +7,13 @@ use super::{Countdown, LocalTime};
 use crate::workshops::WindowState;
 
 #[component]
-pub fn WindowBadge(window: WindowState, #[prop(optional)] sold_out: bool) -> impl IntoView {
+pub fn WindowBadge(
+    window: WindowState,
+    #[prop(optional)] sold_out: bool,
+    #[prop(optional)] paused: bool,
+) -> impl IntoView {
     let (class, text) = match window {
+        WindowState::Open { .. } if paused => ("badge soon", "Paused"),
         WindowState::Open { .. } if sold_out => ("badge closed", "Sold out"),
         WindowState::Open { .. } => ("badge open", "Claims open"),
         WindowState::NotYetOpen { .. } => ("badge soon", "Opens soon"),
@@ -20,10 +25,11 @@ pub fn WindowBadge(window: WindowState, #[prop(optional)] sold_out: bool) -> imp
 
 /// Badge and sentence: "Opens in 3 h 12 min (…)" (a countdown; `reload` runs when it reaches
 /// zero), "Open — 123 of 300 keys left", sold out, closed. The workshop page and the projector
-/// say the same thing.
+/// say the same thing. `paused`: an organiser stopped claims for now.
 #[component]
 pub fn WindowStatus(
     window: WindowState,
+    paused: bool,
     keys_left: u32,
     pool_size: u32,
     server_now: DateTime<Utc>,
@@ -31,6 +37,7 @@ pub fn WindowStatus(
     reload: Callback<()>,
 ) -> impl IntoView {
     let text = match window {
+        WindowState::Open { .. } if paused => "Claims are paused by the organisers. Try again in a moment.".into_any(),
         WindowState::Open { .. } if keys_left == 0 => "Sold out: every key has been handed out.".into_any(),
         WindowState::Open { .. } => format!("Open — {keys_left} of {pool_size} keys left").into_any(),
         WindowState::NotYetOpen { opens_at } => view! {
@@ -43,7 +50,7 @@ pub fn WindowStatus(
     };
     // One flex item for the sentence, so the countdown's pieces are not spaced apart.
     view! {
-        <WindowBadge window sold_out=keys_left == 0/>
+        <WindowBadge window sold_out=keys_left == 0 paused/>
         <span>{text}</span>
     }
 }

@@ -28,6 +28,10 @@ pub struct Workshop {
     #[serde(default)]
     pub welcome_message: String,
     pub openrouter: OpenRouterSettings,
+    /// Emails (as the sign-in provider verified them) that may run this workshop's admin page.
+    /// Never sent to browsers: the attendee page serialises this struct.
+    #[serde(default, skip_serializing)]
+    pub organisers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,6 +181,18 @@ impl Workshop {
                 return Err(error("openrouter.workspace_id", "must be a workspace UUID"));
             }
         }
+        let mut organisers = HashSet::new();
+        for (i, email) in self.organisers.iter().enumerate() {
+            let field = format!("organisers[{i}]");
+            match email.split_once('@') {
+                Some((local, domain))
+                    if !local.is_empty() && domain.contains('.') && !domain.contains('@') && !email.contains(char::is_whitespace) => {}
+                _ => return Err(error(field, format!("`{email}` is not an email address"))),
+            }
+            if !organisers.insert(email.to_lowercase()) {
+                return Err(error(field, format!("`{email}` is listed twice")));
+            }
+        }
         let guardrail = &or.guardrail;
         if guardrail.cap_usd < or.budget_usd {
             return Err(error("openrouter.guardrail.cap_usd", "must be at least openrouter.budget_usd"));
@@ -185,6 +201,11 @@ impl Workshop {
             return Err(error("openrouter.guardrail.max_keys", "must be at least 1"));
         }
         Ok(())
+    }
+
+    /// Whether `email` (verified by the sign-in provider) is one of this workshop's organisers.
+    pub fn has_organiser(&self, email: &str) -> bool {
+        self.organisers.iter().any(|o| o.eq_ignore_ascii_case(email.trim()))
     }
 
     /// How many keys the pool allows: `max_keys`, and no more than `cap_usd / budget_usd`.

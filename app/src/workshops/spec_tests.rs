@@ -111,3 +111,23 @@ fn window_state_follows_the_clock() {
     let inactive = super::Workshop { is_active: false, ..w };
     assert_eq!(inactive.window_state(open), WindowState::Inactive);
 }
+
+#[test]
+fn organisers_are_checked_and_matched_case_insensitively() {
+    let with = |list: &str| format!("{VALID}organisers: {list}\n");
+    let w = parse("t", &with("[ana@example.org, Bo@Example.org]")).unwrap();
+    assert!(w.has_organiser("ana@example.org"));
+    assert!(w.has_organiser("bo@example.org"), "case-insensitive");
+    assert!(!w.has_organiser("eve@example.org"));
+    assert!(!parse("t", VALID).unwrap().has_organiser("ana@example.org"), "none by default");
+
+    let err = parse("t", &with("[ana@example.org, not-an-email]")).unwrap_err();
+    assert_eq!(err.field, "organisers[1]");
+    assert!(err.message.contains("not an email address"), "{err}");
+    let err = parse("t", &with("[ana@example.org, ANA@example.org]")).unwrap_err();
+    assert_eq!((err.field.as_str(), err.message.contains("listed twice")), ("organisers[1]", true), "{err}");
+
+    // The attendee page serialises the workshop: organisers never reach a browser.
+    let json = serde_json::to_string(&w).unwrap();
+    assert!(!json.contains("ana@example.org"), "{json}");
+}

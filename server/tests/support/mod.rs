@@ -4,6 +4,7 @@
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
 
+pub mod app_server;
 pub mod fake_github;
 pub mod oidc_mock;
 

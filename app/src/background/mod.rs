@@ -1,18 +1,24 @@
 //! Work the server does by itself, without cron. Every `USAGE_SYNC_SECONDS` the one process that
 //! holds the background lock (a Postgres advisory lock shared by all replicas; on SQLite the only
-//! process) reads every key's usage from OpenRouter and stores it, so pages show stored usage
-//! and never call OpenRouter on a page view.
+//! process) runs [`run_once`]: bind unbound keys whose retry is due, read every key's usage from
+//! OpenRouter and store it (pages show stored usage and never call OpenRouter on a page view),
+//! and disable orphaned keys found in the same listing.
+
+pub mod orphans;
+pub mod rebind;
+mod usage;
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use tracing::{info, warn};
 
 use crate::openrouter::OpenRouterError;
 use crate::state::AppState;
 use crate::store::{Leadership, StoreError};
 use crate::workshops::Workshop;
+
+pub use usage::sync_usage;
 
 /// Keys keep spending after a workshop ends (its expiry buffer): usage is synced a day longer.
 const SYNC_AFTER_END: chrono::Duration = chrono::Duration::days(1);
@@ -25,13 +31,18 @@ pub enum SyncError {
     Store(#[from] StoreError),
 }
 
-/// What one usage sync did.
+/// What one round of background work did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SyncReport {
     /// `GET /keys` calls: ⌈keys / 100⌉ per workspace (one more when the count is a multiple of 100).
     pub list_calls: u32,
     pub keys_seen: usize,
     pub rows_updated: u64,
+    /// Unbound keys now bound to their guardrail, and those whose attempt failed again.
+    pub rebound: u32,
+    pub rebind_failed: u32,
+    /// Keys with a workshop's name prefix but no row, disabled now.
+    pub orphans_disabled: u32,
 }
 
 /// Workshops whose keys may be spending now: claims have opened and the workshop ended less than
@@ -42,33 +53,16 @@ pub fn workshops_to_sync(workshops: &[Workshop], now: DateTime<Utc>) -> Vec<&Wor
     workshops.iter().filter(live).collect()
 }
 
-/// One sync: pages through `GET /keys` (disabled keys included) of each workspace `workshops`
-/// use, and stores the usage of every key that has an attendance row.
-pub async fn sync_usage(
-    state: &AppState,
-    workshops: &[&Workshop],
-    now: DateTime<Utc>,
-) -> Result<SyncReport, SyncError> {
-    let mut workspaces: Vec<Option<&str>> = workshops.iter().map(|w| w.openrouter.workspace_id.as_deref()).collect();
-    workspaces.sort_unstable();
-    workspaces.dedup();
-    let mut report = SyncReport::default();
-    for workspace in workspaces {
-        let (keys, calls) = state.openrouter.list_every_key(workspace).await?;
-        report.list_calls += calls;
-        report.keys_seen += keys.len();
-        let usage: Vec<(String, Decimal)> = keys
-            .into_iter()
-            // The database keeps 4 decimal places of a dollar.
-            .map(|k| (k.hash, Decimal::from_f64_retain(k.usage).unwrap_or_default().round_dp(4)))
-            .collect();
-        report.rows_updated += state.store.record_usage(&usage, now).await?;
-    }
-    Ok(report)
+/// One round for `workshops`: re-bind what is due, then sync usage and disable orphans. Also
+/// what an admin's "Sync now" runs for one workshop.
+pub async fn run_once(state: &AppState, workshops: &[&Workshop], now: DateTime<Utc>) -> Result<SyncReport, SyncError> {
+    let (rebound, rebind_failed) = rebind::rebind_due(state, workshops, now).await?;
+    let report = sync_usage(state, workshops, now).await?;
+    Ok(SyncReport { rebound, rebind_failed, ..report })
 }
 
 /// Runs the background work for as long as the server runs: every `every`, takes the lead if no
-/// other replica holds it, and while leading, syncs usage.
+/// other replica holds it, and while leading, runs [`run_once`] for the live workshops.
 pub fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut leadership: Option<Leadership> = None;
@@ -85,7 +79,7 @@ pub fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
             if leadership.is_none() {
                 match state.store.try_lead().await {
                     Ok(Some(lead)) => {
-                        info!("this process runs the background work (usage sync)");
+                        info!("this process runs the background work (usage sync, re-binding, orphans)");
                         leadership = Some(lead);
                     }
                     Ok(None) => continue, // another replica leads
@@ -97,16 +91,19 @@ pub fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
             }
             let started = std::time::Instant::now();
             let now = Utc::now();
-            match sync_usage(&state, &workshops_to_sync(state.workshops(), now), now).await {
+            match run_once(&state, &workshops_to_sync(state.workshops(), now), now).await {
                 Ok(report) if report.list_calls > 0 => info!(
                     list_calls = report.list_calls,
                     keys = report.keys_seen,
                     rows = report.rows_updated,
+                    rebound = report.rebound,
+                    rebind_failed = report.rebind_failed,
+                    orphans_disabled = report.orphans_disabled,
                     ms = started.elapsed().as_millis() as u64,
                     "usage synced"
                 ),
                 Ok(_) => {}
-                Err(e) => warn!(error = %e, "usage sync failed; next try in {every:?}"),
+                Err(e) => warn!(error = %e, "background work failed; next try in {every:?}"),
             }
         }
     })

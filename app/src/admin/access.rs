@@ -1,0 +1,45 @@
+//! Who may see which workshop's admin pages: `ADMIN_EMAILS` see all, a workshop's `organisers`
+//! see that workshop. The check runs on the server for every page load and every action.
+
+use super::AdminError;
+use crate::auth::SessionUser;
+use crate::state::AppState;
+use crate::workshops::Workshop;
+
+/// Whether `user` may run `workshop`'s admin page.
+pub fn may_run(state: &AppState, user: &SessionUser, workshop: &Workshop) -> bool {
+    is_admin(state, user) || workshop.has_organiser(&user.email)
+}
+
+pub fn is_admin(state: &AppState, user: &SessionUser) -> bool {
+    let email = user.email.trim().to_lowercase();
+    state.admin_emails.iter().any(|admin| *admin == email)
+}
+
+/// The signed-in user and the workshops they may run; [`AdminError::NotFound`] (and a 404
+/// status) when there are none.
+pub async fn require_any(state: &AppState) -> Result<(SessionUser, Vec<&'static Workshop>), AdminError> {
+    let user = crate::auth::current_user(state).await.ok_or_else(not_found)?;
+    let workshops: Vec<_> = state.workshops().iter().filter(|w| may_run(state, &user, w)).collect();
+    if workshops.is_empty() {
+        return Err(not_found());
+    }
+    Ok((user, workshops))
+}
+
+/// The signed-in user and the workshop `slug`, if they may run it; otherwise
+/// [`AdminError::NotFound`] (and a 404 status), whether or not the workshop exists.
+pub async fn require_workshop(state: &AppState, slug: &str) -> Result<(SessionUser, &'static Workshop), AdminError> {
+    let user = crate::auth::current_user(state).await.ok_or_else(not_found)?;
+    match state.workshop(slug) {
+        Some(workshop) if may_run(state, &user, workshop) => Ok((user, workshop)),
+        _ => Err(not_found()),
+    }
+}
+
+fn not_found() -> AdminError {
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    AdminError::NotFound
+}

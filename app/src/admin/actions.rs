@@ -1,0 +1,196 @@
+//! What the admin buttons do. Each takes a workshop the caller was already allowed to run.
+
+use chrono::Utc;
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use tracing::{info, warn};
+
+use super::{AdminError, HandedKey, SyncSummary};
+use crate::auth::{looks_like_email, normalize_email, SessionUser};
+use crate::background::rebind::{self, BindError};
+use crate::claim::mint::{self, key_label};
+use crate::openrouter::{CreateKey, OpenRouterError, UpdateKey};
+use crate::state::AppState;
+use crate::store::{Attendance, AttendeeProfile, KeyRotation, MintedKey, StoreError};
+use crate::workshops::Workshop;
+
+/// The auth provider of attendees an admin minted a key for (no Google or GitHub account).
+pub const ORGANISER_PROVIDER: &str = "organiser";
+const MAX_NAME_CHARS: usize = 100;
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        warn!(error = %e, "storage failed during an admin action");
+        AdminError::Refused("Something went wrong on our side. Please try again.".into())
+    }
+}
+
+fn openrouter_refused(what: &str, e: &OpenRouterError) -> AdminError {
+    warn!(error = %e, "{what} failed");
+    if e.is_retryable() {
+        AdminError::Refused(format!("OpenRouter is busy; {what} did not happen. Try again in a few seconds."))
+    } else {
+        AdminError::Refused(format!("OpenRouter refused: {what} did not happen ({e})."))
+    }
+}
+
+/// The row with a key, or why there is none.
+async fn keyed_row(state: &AppState, workshop: &Workshop, user_id: &str) -> Result<(Attendance, String), AdminError> {
+    let row = state.store.attendance(user_id, &workshop.slug).await?.ok_or(AdminError::NotFound)?;
+    match row.or_key_hash.clone() {
+        Some(hash) => Ok((row, hash)),
+        None => Err(AdminError::Refused("This attendee's key is still being created.".into())),
+    }
+}
+
+pub async fn retry_binding(state: &AppState, workshop: &Workshop, user_id: &str) -> Result<(), AdminError> {
+    let (row, _) = keyed_row(state, workshop, user_id).await?;
+    if row.is_bound() {
+        return Ok(());
+    }
+    match rebind::bind(state, workshop, &row).await {
+        Ok(_) => {
+            info!(workshop = %workshop.slug, key_label = %row.key_label, "admin bound an unbound key");
+            Ok(())
+        }
+        Err(BindError::Disabled) => Err(AdminError::Refused("The key is disabled; rotate it to give a new one.".into())),
+        Err(BindError::OpenRouter(e)) => Err(openrouter_refused("binding the key", &e)),
+        Err(e) => Err(AdminError::Refused(format!("Binding failed: {e}. The background keeps trying."))),
+    }
+}
+
+pub async fn disable_key(state: &AppState, workshop: &Workshop, user_id: &str, admin: &str) -> Result<(), AdminError> {
+    let (row, hash) = keyed_row(state, workshop, user_id).await?;
+    state
+        .openrouter
+        .update_key(&hash, &UpdateKey { disabled: Some(true), ..UpdateKey::default() })
+        .await
+        .map_err(|e| openrouter_refused("disabling the key", &e))?;
+    state.store.mark_disabled(user_id, &workshop.slug, Utc::now()).await?;
+    info!(workshop = %workshop.slug, key_label = %row.key_label, admin, "admin disabled a key");
+    Ok(())
+}
+
+/// Disables the attendee's key and gives them a new one with what is left of their budget, so the
+/// pool (keys × budget ≤ cap) still holds. The row keeps the old key in `retired_keys`.
+pub async fn rotate_key(state: &AppState, workshop: &Workshop, user_id: &str, admin: &str) -> Result<(), AdminError> {
+    let (row, old_hash) = keyed_row(state, workshop, user_id).await?;
+    // Disable first: the old key must stop spending before its final usage is read.
+    state
+        .openrouter
+        .update_key(&old_hash, &UpdateKey { disabled: Some(true), ..UpdateKey::default() })
+        .await
+        .map_err(|e| openrouter_refused("disabling the old key", &e))?;
+    let old = state.openrouter.get_key(&old_hash).await.map_err(|e| openrouter_refused("reading the old key", &e))?;
+    let old_usage = Decimal::from_f64_retain(old.usage).unwrap_or_default().round_dp(4);
+    let remaining = (row.limit_usd - old_usage).max(Decimal::ZERO);
+    if remaining.is_zero() {
+        state.store.mark_disabled(user_id, &workshop.slug, Utc::now()).await?;
+        return Err(AdminError::Refused(
+            "The old key is disabled, but its budget is used up: there is nothing left to put on a new key.".into(),
+        ));
+    }
+    let label = key_label(&workshop.openrouter.key_label_prefix);
+    let request = CreateKey {
+        name: label.clone(),
+        limit: remaining.to_f64(),
+        expires_at: Some(row.expires_at),
+        workspace_id: workshop.openrouter.workspace_id.clone(),
+        ..CreateKey::default()
+    };
+    let created = state
+        .openrouter
+        .create_key_exactly_once(&request)
+        .await
+        .map_err(|e| openrouter_refused("creating the new key", &e))?;
+    let rotation = KeyRotation {
+        user_id: user_id.to_string(),
+        workshop_slug: workshop.slug.clone(),
+        old_hash,
+        old_label: row.key_label.clone(),
+        old_usage_usd: old_usage,
+        new_key: MintedKey { hash: created.data.hash.clone(), plaintext: created.key },
+        new_label: label.clone(),
+        new_limit_usd: remaining,
+        retired_by: admin.to_string(),
+        now: Utc::now(),
+    };
+    if !state.store.rotate_key(&rotation).await? {
+        // Another admin rotated it meanwhile: this new key has no row and must not live on.
+        if let Err(e) = state.openrouter.delete_key(&created.data.hash).await {
+            warn!(error = %e, key_label = %label, "deleting the key of a lost rotation race failed; reconciliation will disable it");
+        }
+        return Err(AdminError::Refused("Someone rotated this key at the same time; reload to see theirs.".into()));
+    }
+    info!(workshop = %workshop.slug, old = %row.key_label, new = %label, admin, "admin rotated a key");
+    let rotated = state.store.attendance(user_id, &workshop.slug).await?.ok_or(AdminError::NotFound)?;
+    if let Err(e) = rebind::bind(state, workshop, &rotated).await {
+        warn!(workshop = %workshop.slug, key_label = %label, error = %e, "binding the rotated key failed; the background retries");
+        state.store.record_bind_failure(user_id, &workshop.slug, rebind::next_attempt_at(Utc::now(), 1)).await?;
+    }
+    Ok(())
+}
+
+pub async fn pause_claims(state: &AppState, workshop: &Workshop, paused: bool, admin: &str) -> Result<(), AdminError> {
+    state.store.set_claims_paused(&workshop.slug, paused.then_some(admin), Utc::now()).await?;
+    info!(workshop = %workshop.slug, paused, admin, "admin switched claims");
+    Ok(())
+}
+
+/// Mints a key for someone without Google or GitHub, into a normal attendance row (same pool,
+/// window and one-key-per-email rules as every claim).
+pub async fn mint_for_someone(
+    state: &AppState,
+    workshop: &Workshop,
+    email: &str,
+    name: &str,
+    admin: &str,
+) -> Result<HandedKey, AdminError> {
+    let (email, name) = (email.trim(), name.trim());
+    if !looks_like_email(email) {
+        return Err(AdminError::Refused("Enter the attendee's email address, like ada@example.org.".into()));
+    }
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(AdminError::Refused(format!("Enter the attendee's name (1 to {MAX_NAME_CHARS} characters).")));
+    }
+    let normalized = normalize_email(email);
+    let profile = AttendeeProfile {
+        user_id: format!("{ORGANISER_PROVIDER}|{normalized}"),
+        email: email.to_string(),
+        email_normalized: normalized,
+        display_name: name.to_string(),
+        auth_provider: ORGANISER_PROVIDER.into(),
+    };
+    let now = Utc::now();
+    state.store.upsert_attendee(&profile, now).await?;
+    let user = SessionUser {
+        user_id: profile.user_id.clone(),
+        email: profile.email.clone(),
+        name: profile.display_name.clone(),
+        provider: ORGANISER_PROVIDER.into(),
+    };
+    let row = mint::claim(state, &user, workshop, false, now).await.map_err(|e| AdminError::Refused(e.to_string()))?;
+    let key = mint::my_key(row).ok_or_else(|| AdminError::Refused("The key is still being created; try again.".into()))?;
+    info!(workshop = %workshop.slug, key_label = %key.key_label, admin, "admin minted a key for someone");
+    Ok(HandedKey {
+        name: profile.display_name,
+        email: profile.email,
+        qr_svg: crate::qr::svg(&key.key).map_err(|e| AdminError::Refused(format!("QR code: {e}")))?,
+        key: key.key,
+        expires_at: key.expires_at,
+    })
+}
+
+pub async fn sync_now(state: &AppState, workshop: &Workshop) -> Result<SyncSummary, AdminError> {
+    let report = crate::background::run_once(state, &[workshop], Utc::now()).await.map_err(|e| {
+        warn!(workshop = %workshop.slug, error = %e, "sync now failed");
+        AdminError::Refused("The sync failed (OpenRouter did not answer); the background tries again soon.".into())
+    })?;
+    Ok(SyncSummary {
+        list_calls: report.list_calls,
+        keys_seen: report.keys_seen,
+        rows_updated: report.rows_updated,
+        rebound: report.rebound,
+        orphans_disabled: report.orphans_disabled,
+    })
+}

@@ -1,0 +1,173 @@
+//! The admin side: who may see it, what it shows, and the server functions behind its buttons.
+//!
+//! Every server function here checks, on the server, that the signed-in user is an admin
+//! (`ADMIN_EMAILS`) or an organiser of the workshop (its YAML `organisers`); anyone else gets
+//! [`AdminError::NotFound`] and no data, exactly as for a workshop that does not exist.
+
+#[cfg(feature = "ssr")]
+pub mod access;
+#[cfg(feature = "ssr")]
+pub mod actions;
+#[cfg(feature = "ssr")]
+pub mod export;
+#[cfg(feature = "ssr")]
+pub mod report;
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::workshops::WindowState;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AdminError {
+    /// Not signed in, not allowed, or no such workshop or row: indistinguishable on purpose.
+    #[error("Not found.")]
+    NotFound,
+    /// The action could not be done; the text says why and what to do.
+    #[error("{0}")]
+    Refused(String),
+    #[error("Could not reach the server. Check your connection and try again.")]
+    Request(String),
+}
+
+impl FromServerFnError for AdminError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AdminError::Request(value.to_string())
+    }
+}
+
+/// One workshop as the admin overview shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminSummary {
+    pub slug: String,
+    pub name: String,
+    pub event: String,
+    pub window: WindowState,
+    /// Claims paused by an admin (the kill switch), and by whom.
+    pub paused_by: Option<String>,
+    pub claimed: u32,
+    pub pool_size: u32,
+    /// What the workshop's keys have spent, by the last sync.
+    pub spent_usd: Decimal,
+    pub cap_usd: Decimal,
+    pub unbound: u32,
+    pub disabled: u32,
+    pub orphans_fixed: u32,
+    /// The latest usage sync of any of its keys.
+    pub last_synced_at: Option<DateTime<Utc>>,
+}
+
+/// One attendance row of the admin table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AdminRow {
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    pub provider: String,
+    pub claimed_at: DateTime<Utc>,
+    /// False while the key is still being created.
+    pub minted: bool,
+    /// Spent and budget across the attendee's keys (rotated-away ones included).
+    pub usage_usd: Decimal,
+    pub limit_usd: Decimal,
+    pub expires_at: DateTime<Utc>,
+    pub bound: bool,
+    pub disabled: bool,
+    pub synced_at: Option<DateTime<Utc>>,
+    pub key_label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminWorkshop {
+    pub summary: AdminSummary,
+    pub rows: Vec<AdminRow>,
+}
+
+/// A key an admin minted for someone at the desk, shown once to hand over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandedKey {
+    pub name: String,
+    pub email: String,
+    pub key: String,
+    pub expires_at: DateTime<Utc>,
+    /// The key as a QR code (inline SVG) for the attendee's phone.
+    pub qr_svg: String,
+}
+
+/// What "Sync now" did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncSummary {
+    pub list_calls: u32,
+    pub keys_seen: usize,
+    pub rows_updated: u64,
+    pub rebound: u32,
+    pub orphans_disabled: u32,
+}
+
+#[server]
+pub async fn load_admin_overview() -> Result<Vec<AdminSummary>, AdminError> {
+    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+    let (_, workshops) = access::require_any(&state).await?;
+    let now = Utc::now();
+    let mut summaries = Vec::with_capacity(workshops.len());
+    for workshop in workshops {
+        summaries.push(report::workshop(&state, workshop, now).await?.summary);
+    }
+    Ok(summaries)
+}
+
+#[server]
+pub async fn load_admin_workshop(slug: String) -> Result<AdminWorkshop, AdminError> {
+    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+    let (_, workshop) = access::require_workshop(&state, &slug).await?;
+    Ok(report::workshop(&state, workshop, Utc::now()).await?)
+}
+
+#[server]
+pub async fn retry_binding(slug: String, user_id: String) -> Result<(), AdminError> {
+    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+    let (_, workshop) = access::require_workshop(&state, &slug).await?;
+    actions::retry_binding(&state, workshop, &user_id).await
+}
+
+#[server]
+pub async fn disable_key(slug: String, user_id: String) -> Result<(), AdminError> {
+    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+    let (admin, workshop) = access::require_workshop(&state, &slug).await?;
+    actions::disable_key(&state, workshop, &user_id, &admin.email).await
+}
+
+#[server]
+pub async fn rotate_key(slug: String, user_id: String) -> Result<(), AdminError> {
+    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+    let (admin, workshop) = access::require_workshop(&state, &slug).await?;
+    actions::rotate_key(&state, workshop, &user_id, &admin.email).await
+}
+
+/// The kill switch: `paused = true` refuses every claim of the workshop until resumed.
+#[server]
+pub async fn pause_claims(slug: String, paused: bool) -> Result<(), AdminError> {
+    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+    let (admin, workshop) = access::require_workshop(&state, &slug).await?;
+    actions::pause_claims(&state, workshop, paused, &admin.email).await
+}
+
+#[server]
+pub async fn mint_for_someone(slug: String, email: String, name: String) -> Result<HandedKey, AdminError> {
+    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+    let (admin, workshop) = access::require_workshop(&state, &slug).await?;
+    actions::mint_for_someone(&state, workshop, &email, &name, &admin.email).await
+}
+
+#[server]
+pub async fn sync_now(slug: String) -> Result<SyncSummary, AdminError> {
+    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+    let (_, workshop) = access::require_workshop(&state, &slug).await?;
+    actions::sync_now(&state, workshop).await
+}

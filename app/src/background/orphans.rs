@@ -1,0 +1,65 @@
+//! Orphaned keys: created at OpenRouter by a claim (or rotation) whose process died before the
+//! key was saved. Nobody holds their plaintext, yet they could spend if it leaked from a log or a
+//! proxy, so they are disabled and recorded for admins ("orphans fixed").
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use tracing::warn;
+
+use super::SyncError;
+use crate::claim::mint::STALE_RESERVATION;
+use crate::openrouter::{KeyInfo, UpdateKey};
+use crate::state::AppState;
+use crate::store::ClaimStatus;
+use crate::workshops::Workshop;
+
+/// A key younger than this may belong to a claim that is still saving it.
+pub const GRACE: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Disables the enabled keys in `keys` named `<workshop prefix>-…` that no row knows and that
+/// are older than [`GRACE`]. A stale reservation that named such a key gives its slot back.
+/// Returns how many keys were disabled.
+pub async fn disable_orphans(
+    state: &AppState,
+    workshop: &Workshop,
+    keys: &[KeyInfo],
+    now: DateTime<Utc>,
+) -> Result<u32, SyncError> {
+    let prefix = format!("{}-", workshop.openrouter.key_label_prefix);
+    let candidates: Vec<&KeyInfo> =
+        keys.iter().filter(|k| !k.disabled && k.name.starts_with(&prefix) && older_than_grace(k, now)).collect();
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let rows = state.store.workshop_attendance(&workshop.slug).await?;
+    let mut known: HashSet<String> = state.store.retired_key_hashes(&workshop.slug).await?.into_iter().collect();
+    known.extend(rows.iter().filter_map(|(_, row)| row.or_key_hash.clone()));
+    let mut disabled = 0;
+    for key in candidates.into_iter().filter(|k| !known.contains(&k.hash)) {
+        let reservation = rows
+            .iter()
+            .map(|(_, row)| row)
+            .find(|row| row.status == ClaimStatus::Reserved && row.key_label == key.name);
+        // Its claim may still be running: only a dead one's key is an orphan.
+        if reservation.is_some_and(|row| now - row.reserved_at < STALE_RESERVATION) {
+            continue;
+        }
+        state.openrouter.update_key(&key.hash, &UpdateKey { disabled: Some(true), ..UpdateKey::default() }).await?;
+        state.store.record_orphan(&workshop.slug, &key.hash, &key.name, now).await?;
+        if let Some(row) = reservation {
+            state.store.release_stale_claim(&row.user_id, &workshop.slug, now - STALE_RESERVATION).await?;
+        }
+        warn!(workshop = %workshop.slug, key_label = %key.name, "disabled an orphaned key (created, never saved)");
+        disabled += 1;
+    }
+    Ok(disabled)
+}
+
+fn older_than_grace(key: &KeyInfo, now: DateTime<Utc>) -> bool {
+    match DateTime::parse_from_rfc3339(&key.created_at) {
+        Ok(created) => now - created.to_utc() >= GRACE,
+        // OpenRouter always sends it; without it, age is unknown and the key is left alone.
+        Err(_) => false,
+    }
+}

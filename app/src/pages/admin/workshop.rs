@@ -1,0 +1,232 @@
+//! `/admin/w/{slug}`: the live claims table and the workshop's controls (pause, sync, exports,
+//! mint for someone). Loaded once on the server; after hydration the page polls the stored
+//! numbers and updates the table in place.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use super::table::AttendanceTable;
+use crate::admin::{
+    load_admin_workshop, mint_for_someone, pause_claims, sync_now, AdminError, AdminSummary, AdminWorkshop, HandedKey,
+};
+use crate::ui::{every, format_usd, CopyButton, LocalTime, WindowBadge};
+
+/// How often the table asks for the stored usage.
+const POLL: Duration = Duration::from_secs(3);
+
+#[component]
+pub fn AdminWorkshopPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let initial = Resource::new_blocking(slug, load_admin_workshop);
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match initial.await {
+                    Ok(data) => view! { <AdminWorkshopView data/> }.into_any(),
+                    Err(_) => view! { <crate::pages::NotFound/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The outcome of the last button pressed, shown above the table.
+#[derive(Clone)]
+pub(super) enum Notice {
+    Done(String),
+    Failed(String),
+}
+
+/// What every control shares: the data, a way to reload it, and the notice line.
+#[derive(Clone, Copy)]
+pub(super) struct Page {
+    pub slug: StoredValue<String>,
+    pub data: RwSignal<AdminWorkshop>,
+    pub notice: RwSignal<Option<Notice>>,
+    pub busy: RwSignal<bool>,
+}
+
+impl Page {
+    /// Reloads the stored data (the poll, and after every action).
+    pub fn reload(self) {
+        let slug = self.slug.get_value();
+        spawn_local(async move {
+            if let Ok(fresh) = load_admin_workshop(slug).await {
+                self.data.set(fresh);
+            }
+        });
+    }
+
+    /// Runs an admin server function, then says how it went and reloads.
+    pub fn run<T: 'static>(
+        self,
+        done: impl FnOnce(T) -> String + 'static,
+        action: impl std::future::Future<Output = Result<T, AdminError>> + 'static,
+    ) {
+        self.busy.set(true);
+        spawn_local(async move {
+            let notice = match action.await {
+                Ok(value) => Notice::Done(done(value)),
+                Err(e) => Notice::Failed(e.to_string()),
+            };
+            self.notice.set(Some(notice));
+            self.busy.set(false);
+            self.reload();
+        });
+    }
+}
+
+#[component]
+fn AdminWorkshopView(data: AdminWorkshop) -> impl IntoView {
+    let page = Page {
+        slug: StoredValue::new(data.summary.slug.clone()),
+        data: RwSignal::new(data),
+        notice: RwSignal::new(None),
+        busy: RwSignal::new(false),
+    };
+    every(POLL, move || page.reload());
+    let summary = Memo::new(move |_| page.data.with(|d| d.summary.clone()));
+    view! {
+        <Title text=move || format!("Admin: {} — workshop keys", summary.with(|s| s.name.clone()))/>
+        <p class="muted"><a href="/admin">"Admin"</a> " › " {move || summary.with(|s| s.event.clone())}</p>
+        <h1>{move || summary.with(|s| s.name.clone())}</h1>
+        <SummaryLine summary/>
+        <Controls page summary/>
+        <p class="notice-line" role="status" data-testid="admin-notice">
+            {move || match page.notice.get() {
+                Some(Notice::Done(text)) => view! { <span class="ok">{text}</span> }.into_any(),
+                Some(Notice::Failed(text)) => view! { <span class="error">{text}</span> }.into_any(),
+                None => ().into_any(),
+            }}
+        </p>
+        <MintForSomeone page/>
+        <AttendanceTable page/>
+    }
+    .into_any()
+}
+
+#[component]
+fn SummaryLine(summary: Memo<AdminSummary>) -> impl IntoView {
+    let utc = chrono::FixedOffset::east_opt(0).expect("UTC");
+    view! {
+        <p class="window" data-testid="admin-summary">
+            {move || {
+                let s = summary.get();
+                view! {
+                    <WindowBadge window=s.window paused=s.paused_by.is_some()/>
+                    <span>
+                        {format!(
+                            "{} of {} keys claimed · {} of {} spent · {} unbound · {} disabled · {} orphans fixed · last sync ",
+                            s.claimed,
+                            s.pool_size,
+                            format_usd(s.spent_usd),
+                            format_usd(s.cap_usd),
+                            s.unbound,
+                            s.disabled,
+                            s.orphans_fixed,
+                        )}
+                        {match s.last_synced_at {
+                            Some(at) => view! { <LocalTime at fallback_zone=utc/> }.into_any(),
+                            None => "never".into_any(),
+                        }}
+                    </span>
+                }
+            }}
+        </p>
+    }
+    .into_any()
+}
+
+#[component]
+fn Controls(page: Page, summary: Memo<AdminSummary>) -> impl IntoView {
+    let slug = page.slug.get_value();
+    let paused = move || summary.with(|s| s.paused_by.is_some());
+    let toggle_pause = move |_| {
+        let pause = !paused();
+        let done = move |()| if pause { "Claims paused.".to_string() } else { "Claims resumed.".to_string() };
+        page.run(done, pause_claims(page.slug.get_value(), pause));
+    };
+    let sync = move |_| {
+        let done = |s: crate::admin::SyncSummary| {
+            format!(
+                "Synced: {} keys read in {} list calls, {} rows updated, {} re-bound, {} orphans disabled.",
+                s.keys_seen, s.list_calls, s.rows_updated, s.rebound, s.orphans_disabled
+            )
+        };
+        page.run(done, sync_now(page.slug.get_value()));
+    };
+    view! {
+        <div class="admin-controls">
+            <button type="button" class=move || if paused() { "primary" } else { "danger" }
+                on:click=toggle_pause disabled=move || page.busy.get() data-testid="pause-claims">
+                {move || if paused() { "Resume claims" } else { "Pause claims" }}
+            </button>
+            {move || summary.with(|s| s.paused_by.clone()).map(|by| view! { <span class="muted">"Paused by " {by}</span> })}
+            <button type="button" class="secondary" on:click=sync disabled=move || page.busy.get()>"Sync now"</button>
+            <a class="button secondary" rel="external" download href=format!("/admin/w/{slug}/attendance.csv")>
+                "Export attendance (CSV)"
+            </a>
+            <a class="button secondary" rel="external" download href=format!("/admin/w/{slug}/leads.csv")>
+                "Export opted-in leads (CSV)"
+            </a>
+        </div>
+    }
+    .into_any()
+}
+
+/// For an attendee without Google or GitHub: the admin types email and name, and the key is
+/// shown once, with a QR code to scan from this screen.
+#[component]
+fn MintForSomeone(page: Page) -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let name = RwSignal::new(String::new());
+    let handed = RwSignal::new(None::<HandedKey>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (slug, e, n) = (page.slug.get_value(), email.get_untracked(), name.get_untracked());
+        page.busy.set(true);
+        spawn_local(async move {
+            match mint_for_someone(slug, e, n).await {
+                Ok(key) => {
+                    page.notice.set(Some(Notice::Done(format!("Key minted for {}.", key.email))));
+                    email.set(String::new());
+                    name.set(String::new());
+                    handed.set(Some(key));
+                }
+                Err(e) => page.notice.set(Some(Notice::Failed(e.to_string()))),
+            }
+            page.busy.set(false);
+            page.reload();
+        });
+    };
+    view! {
+        <details class="card mint-for-someone">
+            <summary>"Mint a key for someone without Google or GitHub"</summary>
+            <form on:submit=submit>
+                <label>"Email" <input type="email" required autocomplete="off" bind:value=email/></label>
+                <label>"Name" <input type="text" required maxlength="100" autocomplete="off" bind:value=name/></label>
+                <button type="submit" class="primary" disabled=move || page.busy.get()>"Mint key"</button>
+            </form>
+            {move || handed.get().map(|key| view! {
+                <div class="handed-key" data-testid="handed-key">
+                    <p>
+                        <strong>"Shown once: "</strong> "hand it to " {key.name.clone()} " (" {key.email.clone()}
+                        ") now. They can scan it or copy it."
+                    </p>
+                    <div class="key-row">
+                        <code class="key" data-testid="handed-key-value">{key.key.clone()}</code>
+                        <CopyButton text=key.key.clone() label="Copy the handed-over key"/>
+                    </div>
+                    <div class="qr" inner_html=key.qr_svg.clone() role="img" aria-label="QR code of the key"></div>
+                    <button type="button" class="secondary" on:click=move |_| handed.set(None)>"Done, hide it"</button>
+                </div>
+            })}
+        </details>
+    }
+    .into_any()
+}
