@@ -423,6 +423,12 @@ contract!(unbound_keys_wait_for_their_retry, |store: Arc<dyn Store>| async move 
     assert!(due(now).await.is_empty());
     assert_eq!(due(now + Duration::seconds(30)).await, [ada.user_id.clone()]);
     assert_eq!(store.attendance(&ada.user_id, "w").await.unwrap().unwrap().bind_attempts, 1);
+
+    // A bound row made unbound again (the demo's fault) waits for its retry like the others.
+    store.mark_unbound(&cy.user_id, "w", now + Duration::seconds(30)).await.unwrap();
+    let cy_row = store.attendance(&cy.user_id, "w").await.unwrap().unwrap();
+    assert!(!cy_row.is_bound() && cy_row.or_guardrail_id.is_none());
+    assert_eq!(due(now + Duration::seconds(30)).await, [ada.user_id.clone(), cy.user_id.clone()]);
 });
 
 contract!(orphans_and_stale_reservations, |store: Arc<dyn Store>| async move {

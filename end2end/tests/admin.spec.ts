@@ -88,7 +88,7 @@ test('filter as you type; the table polls usage in place after the simulator cha
 test('retry binding binds an unbound row', async ({ page, browser }) => {
   const eve = await attendee(browser, 'unbound');
   const unbound = await eve.page.request.post('/demo/key-fault', { form: { slug: 'demo', fault: 'unbound' }, maxRedirects: 0 });
-  expect(unbound.status()).toBe(303);
+  expect(unbound.status(), await unbound.text()).toBe(303);
   const row = await adminRow(page, eve.email);
   await expect(row).toHaveAttribute('data-state', 'unbound');
   await row.getByRole('button', { name: 'Retry binding' }).click();

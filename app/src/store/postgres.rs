@@ -472,7 +472,7 @@ impl Store for PgStore {
 
     async fn mark_unbound(&self, user_id: &str, workshop_slug: &str, next_at: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query(
-            "U$DATE workshop_attendance SET or_guardrail_id = NULL, guardrail_attached_at = NULL, next_bind_at = $3
+            "UPDATE workshop_attendance SET or_guardrail_id = NULL, guardrail_attached_at = NULL, next_bind_at = $3
              WHERE user_id = $1 AND workshop_slug = $2",
         )
         .bind(user_id)
