@@ -7,6 +7,8 @@ MINTER_SETUP_BROWSER=0 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export MINTER_DEMO="${MINTER_DEMO:-1}"
 export DATABASE_URL="${DATABASE_URL:-sqlite://target/demo.db}"
+# Demo sign-in is unverified, so in the demo anyone can be the admin: sign in as this address.
+export ADMIN_EMAILS="${ADMIN_EMAILS:-admin@example.org}"
 mkdir -p target
 echo "Starting the demo on http://127.0.0.1:3000 (first build takes a few minutes)"
 exec cargo leptos serve

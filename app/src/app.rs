@@ -68,10 +68,12 @@ fn SiteHeader() -> impl IntoView {
                         </div>
                     </Show>
                     <header class="site-header">
-                        <a class="brand" href="/">"Workshop keys"</a>
-                        <Show when=move || admin>
-                            <a class="admin-link" href="/admin">"Admin"</a>
-                        </Show>
+                        <nav class="site-nav" aria-label="Site">
+                            <a class="brand" href="/">"Workshop keys"</a>
+                            <Show when=move || admin>
+                                <a href="/admin">"Admin"</a>
+                            </Show>
+                        </nav>
                         {user.map(|user| view! {
                             <form class="signed-in" method="post" action="/auth/logout">
                                 <span data-testid="signed-in-as">{user.email}</span>

@@ -47,6 +47,21 @@ for (const viewport of viewports) {
       await expectNoViolations(page, 'your key, tested');
       await page.getByRole('link', { name: 'Python', exact: true }).click();
       await expectNoViolations(page, 'your key, Python snippet');
+
+      // The admin pages (scripts/e2e.sh makes admin@example.org an admin).
+      await page.context().clearCookies();
+      await demoSignIn(page, 'admin@example.org', 'Admin');
+      await page.goto('/admin');
+      await expectNoViolations(page, 'admin overview');
+      await page.goto('/admin/w/demo');
+      await expectNoViolations(page, 'admin table');
+      await page.getByText('Mint a key for someone without Google or GitHub').click();
+      await page.getByLabel('Email').fill(uniqueEmail(`axe-desk-${viewport.name}-${colorScheme}`));
+      await page.getByLabel('Name').fill('Desk Visitor');
+      await page.getByRole('button', { name: 'Mint key' }).click();
+      await expect(page.getByTestId('handed-key')).toBeVisible();
+      await page.getByRole('button', { name: 'Rotate key' }).first().click();
+      await expectNoViolations(page, 'admin: handed-over key and a confirmation');
     });
   }
 }

@@ -194,7 +194,8 @@ fn Row(row: AdminRow, page: Page, confirming: RwSignal<Option<(String, RowAction
                     None => "never".into_any(),
                 }}
             </td>
-            <td class="row-actions">
+            <td>
+                <div class="row-actions">
                 {move || {
                     if asking(RowAction::Disable) || asking(RowAction::Rotate) {
                         let action = if asking(RowAction::Disable) { RowAction::Disable } else { RowAction::Rotate };
@@ -227,6 +228,7 @@ fn Row(row: AdminRow, page: Page, confirming: RwSignal<Option<(String, RowAction
                     }
                     .into_any()
                 }}
+                </div>
             </td>
         </tr>
     }
