@@ -17,17 +17,24 @@ echo "==> unit, contract and integration tests"
 # One invocation, so app and server share one build of their dependencies.
 cargo test -p app -p server --features app/ssr
 
-echo "==> a broken workshop file fails the build, naming the file and the field"
+echo "==> broken workshop files fail the build, naming the file and the field"
 broken=workshops/zz-broken-check.yaml
 trap 'rm -f "$broken"' EXIT
-sed -e 's/^slug: demo$/slug: zz-broken-check/' -e 's/budget_usd: 2.00/budget_usd: 0/' workshops/demo.yaml >"$broken"
-if output="$(cargo build -p app --features ssr 2>&1)"; then
-  echo "FAILED: the build accepted $broken"; exit 1
-fi
+# expect_refused <sed script applied to workshops/demo.yaml> <the error line the build must print>
+expect_refused() {
+  sed -e 's/^slug: demo$/slug: zz-broken-check/' -e "$1" workshops/demo.yaml >"$broken"
+  if output="$(cargo build -p app --features ssr 2>&1)"; then
+    echo "FAILED: the build accepted $broken ($1)"; exit 1
+  fi
+  grep -qF "$2" <<<"$output" || { echo "$output"; echo "FAILED: expected: $2"; exit 1; }
+  echo "ok: $2"
+}
+expect_refused 's/key_label_prefix: demo/key_label_prefix: zz/; s/budget_usd: 2.00/budget_usd: 0/' \
+  'invalid workshop file: workshops/zz-broken-check.yaml: field `openrouter.budget_usd`: must be greater than 0'
+# Another workshop's key name prefix: the background could not tell their keys apart.
+expect_refused 's/^name: .*/name: Copy/' \
+  'invalid workshop file: workshops/zz-broken-check.yaml: field `openrouter.key_label_prefix`: `demo` is also used by workshops/demo.yaml'
 rm -f "$broken"
-expected='invalid workshop file: workshops/zz-broken-check.yaml: field `openrouter.budget_usd`: must be greater than 0'
-grep -qF "$expected" <<<"$output" || { echo "$output"; echo "FAILED: expected: $expected"; exit 1; }
-echo "ok: $expected"
 
 echo "==> building the site for the end-to-end tests"
 cargo leptos build

@@ -179,6 +179,14 @@ async fn mint_for_someone_makes_a_normal_row_and_refuses_bad_input() {
     h.state.store.upsert_attendee(&profile, now()).await.unwrap();
     let refused = claim(&h.state, &grace, &w, false, now()).await.unwrap_err();
     assert_eq!(refused, ClaimError::ClaimedWithOtherSignIn { provider: "organiser".into() });
+    // And the other way round, in words for the admin.
+    let ben = user(&h.state, "ben").await;
+    claim(&h.state, &ben, &w, false, now()).await.unwrap();
+    let twice = actions::mint_for_someone(&h.state, &w, "ben@example.org", "Ben", "admin@example.org").await;
+    assert_eq!(
+        twice.unwrap_err().to_string(),
+        "ben@example.org already has a key for this workshop (signed in with demo sign-in); they see it on the workshop page."
+    );
 }
 
 #[tokio::test]
@@ -215,18 +223,20 @@ async fn orphaned_keys_are_disabled_and_counted() {
     let dead = NewReservation {
         user_id: bob.user_id.clone(),
         workshop_slug: "flow".into(),
-        key_label: "flow-deadclaim01".into(),
+        key_label: "flow-deadclaim1".into(),
         limit_usd: Decimal::new(2, 0),
         expires_at: w.key_expires_at(),
         now: Utc::now() - Duration::minutes(15),
     };
     h.state.store.reserve_claim(&dead, 10, Duration::minutes(2)).await.unwrap();
     let create = |name: &str| CreateKey { name: name.into(), limit: Some(2.0), ..CreateKey::default() };
-    let bobs = h.state.openrouter.create_key(&create("flow-deadclaim01")).await.unwrap();
+    let bobs = h.state.openrouter.create_key(&create("flow-deadclaim1")).await.unwrap();
     // A crash between "created" and "reserved row saved" can't happen, but a key with our prefix
     // and no row at all can (an older deploy, a manual test): also an orphan.
-    let stray = h.state.openrouter.create_key(&create("flow-strayabc123")).await.unwrap();
+    let stray = h.state.openrouter.create_key(&create("flow-stray12345")).await.unwrap();
     let someone_elses = h.state.openrouter.create_key(&create("other-workshop-key")).await.unwrap();
+    // A workshop whose prefix starts with ours (`flow-small`): its keys are not ours.
+    let neighbours = h.state.openrouter.create_key(&create("flow-small-ab12cd34ef")).await.unwrap();
     assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 2);
 
     let report = sync_usage(&h.state, &[&w], Utc::now()).await.unwrap();
@@ -239,6 +249,7 @@ async fn orphaned_keys_are_disabled_and_counted() {
     assert!(disabled(&bobs.data.hash) && disabled(&stray.data.hash));
     assert!(!disabled(saved.or_key_hash.as_deref().unwrap()), "a saved key is never an orphan");
     assert!(!disabled(&someone_elses.data.hash), "not our prefix");
+    assert!(!disabled(&neighbours.data.hash), "another workshop's prefix that starts with ours");
     assert_eq!(h.state.store.orphans_fixed("flow").await.unwrap(), 2);
     assert!(h.state.store.attendance(&bob.user_id, "flow").await.unwrap().is_none(), "dead reservation released");
     assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 1);

@@ -9,6 +9,7 @@ use super::{AdminError, HandedKey, SyncSummary};
 use crate::auth::{looks_like_email, normalize_email, SessionUser};
 use crate::background::rebind::{self, BindError};
 use crate::claim::mint::{self, key_label};
+use crate::claim::{provider_label, ClaimError};
 use crate::openrouter::{CreateKey, OpenRouterError, UpdateKey};
 use crate::state::AppState;
 use crate::store::{Attendance, AttendeeProfile, KeyRotation, MintedKey, StoreError};
@@ -81,11 +82,12 @@ pub async fn rotate_key(state: &AppState, workshop: &Workshop, user_id: &str, ad
         .update_key(&old_hash, &UpdateKey { disabled: Some(true), ..UpdateKey::default() })
         .await
         .map_err(|e| openrouter_refused("disabling the old key", &e))?;
+    // Recorded at once: if anything below fails, the table shows the key as disabled, as it is.
+    state.store.mark_disabled(user_id, &workshop.slug, Utc::now()).await?;
     let old = state.openrouter.get_key(&old_hash).await.map_err(|e| openrouter_refused("reading the old key", &e))?;
     let old_usage = Decimal::from_f64_retain(old.usage).unwrap_or_default().round_dp(4);
     let remaining = (row.limit_usd - old_usage).max(Decimal::ZERO);
     if remaining.is_zero() {
-        state.store.mark_disabled(user_id, &workshop.slug, Utc::now()).await?;
         return Err(AdminError::Refused(
             "The old key is disabled, but its budget is used up: there is nothing left to put on a new key.".into(),
         ));
@@ -169,7 +171,13 @@ pub async fn mint_for_someone(
         name: profile.display_name.clone(),
         provider: ORGANISER_PROVIDER.into(),
     };
-    let row = mint::claim(state, &user, workshop, false, now).await.map_err(|e| AdminError::Refused(e.to_string()))?;
+    let row = mint::claim(state, &user, workshop, false, now).await.map_err(|e| match e {
+        ClaimError::ClaimedWithOtherSignIn { provider } => AdminError::Refused(format!(
+            "{email} already has a key for this workshop (signed in with {}); they see it on the workshop page.",
+            provider_label(&provider)
+        )),
+        other => AdminError::Refused(other.to_string()),
+    })?;
     let key = mint::my_key(row).ok_or_else(|| AdminError::Refused("The key is still being created; try again.".into()))?;
     info!(workshop = %workshop.slug, key_label = %key.key_label, admin, "admin minted a key for someone");
     Ok(HandedKey {

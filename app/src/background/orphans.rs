@@ -17,8 +17,9 @@ use crate::workshops::Workshop;
 /// A key younger than this may belong to a claim that is still saving it.
 pub const GRACE: chrono::Duration = chrono::Duration::minutes(10);
 
-/// Disables the enabled keys in `keys` named `<workshop prefix>-…` that no row knows and that
-/// are older than [`GRACE`]. A stale reservation that named such a key gives its slot back.
+/// Disables the enabled keys in `keys` named like the workshop's keys (`<prefix>-<10 random
+/// characters>`, see `claim::mint::key_label`) that no row of any workshop knows and that are
+/// older than [`GRACE`]. A stale reservation that named such a key gives its slot back.
 /// Returns how many keys were disabled.
 pub async fn disable_orphans(
     state: &AppState,
@@ -26,15 +27,14 @@ pub async fn disable_orphans(
     keys: &[KeyInfo],
     now: DateTime<Utc>,
 ) -> Result<u32, SyncError> {
-    let prefix = format!("{}-", workshop.openrouter.key_label_prefix);
+    let prefix = &workshop.openrouter.key_label_prefix;
     let candidates: Vec<&KeyInfo> =
-        keys.iter().filter(|k| !k.disabled && k.name.starts_with(&prefix) && older_than_grace(k, now)).collect();
+        keys.iter().filter(|k| !k.disabled && is_key_name_of(prefix, &k.name) && older_than_grace(k, now)).collect();
     if candidates.is_empty() {
         return Ok(0);
     }
     let rows = state.store.workshop_attendance(&workshop.slug).await?;
-    let mut known: HashSet<String> = state.store.retired_key_hashes(&workshop.slug).await?.into_iter().collect();
-    known.extend(rows.iter().filter_map(|(_, row)| row.or_key_hash.clone()));
+    let known: HashSet<String> = state.store.known_key_hashes().await?.into_iter().collect();
     let mut disabled = 0;
     for key in candidates.into_iter().filter(|k| !known.contains(&k.hash)) {
         let reservation = rows
@@ -56,10 +56,35 @@ pub async fn disable_orphans(
     Ok(disabled)
 }
 
+/// `<prefix>-` then exactly the 10 lowercase letters and digits of `key_label`: another workshop's
+/// prefix that merely starts with this one (`demo-small` for `demo`) leaves a `-` in the rest.
+pub fn is_key_name_of(prefix: &str, name: &str) -> bool {
+    name.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('-')).is_some_and(|random| {
+        random.len() == crate::claim::mint::KEY_LABEL_RANDOM_CHARS
+            && random.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
 fn older_than_grace(key: &KeyInfo, now: DateTime<Utc>) -> bool {
     match DateTime::parse_from_rfc3339(&key.created_at) {
         Ok(created) => now - created.to_utc() >= GRACE,
         // OpenRouter always sends it; without it, age is unknown and the key is left alone.
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_key_name_of;
+
+    #[test]
+    fn key_names_belong_to_exactly_one_prefix() {
+        assert!(is_key_name_of("demo", "demo-ab12cd34ef"));
+        assert!(!is_key_name_of("demo", "demo-small-ab12cd34ef"), "another workshop's key");
+        assert!(is_key_name_of("demo-small", "demo-small-ab12cd34ef"));
+        assert!(!is_key_name_of("demo", "demo-ab12cd34e"), "too short");
+        assert!(!is_key_name_of("demo", "demo-AB12CD34EF"), "not ours: labels are lowercase");
+        assert!(!is_key_name_of("demo", "demox-ab12cd34ef"));
+        assert!(!is_key_name_of("demo", "someone-elses"));
     }
 }

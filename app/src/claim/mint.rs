@@ -93,10 +93,14 @@ async fn remove_orphans(state: &AppState, workshop: &Workshop, name: &str) -> Re
     Ok(())
 }
 
+/// How many random characters end a key's name.
+pub const KEY_LABEL_RANDOM_CHARS: usize = 10;
+
 /// `<prefix>-<10 random characters>`: unique, so a lost answer can be found by name, and free of
 /// personal data, since key names are visible to everyone with access to the OpenRouter account.
 pub fn key_label(prefix: &str) -> String {
-    format!("{prefix}-{}", Alphanumeric.sample_string(&mut rand::rng(), 10).to_lowercase())
+    let random = Alphanumeric.sample_string(&mut rand::rng(), KEY_LABEL_RANDOM_CHARS).to_lowercase();
+    format!("{prefix}-{random}")
 }
 
 async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<Attendance, ClaimError> {

@@ -257,6 +257,8 @@ pub trait Store: Send + Sync + 'static {
     async fn rotate_key(&self, rotation: &KeyRotation) -> StoreResult<bool>;
     /// Hashes of a workshop's rotated-away keys.
     async fn retired_key_hashes(&self, workshop_slug: &str) -> StoreResult<Vec<String>>;
+    /// Every key hash any row holds or held, in every workshop.
+    async fn known_key_hashes(&self) -> StoreResult<Vec<String>>;
     /// Pauses (`Some(admin)`) or resumes (`None`) a workshop's claims.
     async fn set_claims_paused(&self, workshop_slug: &str, paused_by: Option<&str>, now: DateTime<Utc>)
         -> StoreResult<()>;

@@ -433,6 +433,15 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn known_key_hashes(&self) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT or_key_hash FROM workshop_attendance WHERE or_key_hash IS NOT NULL
+             UNION SELECT or_key_hash FROM retired_keys",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn set_claims_paused(&self, workshop_slug: &str, paused_by: Option<&str>, now: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO workshop_controls (workshop_slug, claims_paused_at, claims_paused_by) VALUES (?1, ?2, ?3)
