@@ -360,7 +360,10 @@ contract!(admin_rows_disable_rotate_and_pause, |store: Arc<dyn Store>| async mov
     let ada = minted(&store, "ada").await;
     let bob = minted(&store, "bob").await;
     let rows = store.workshop_attendance("w").await.unwrap();
-    assert_eq!(rows.iter().map(|(a, _)| a.profile.display_name.as_str()).collect::<Vec<_>>(), ["Person ada", "Person bob"]);
+    assert_eq!(
+        rows.iter().map(|(a, _)| a.profile.display_name.as_str()).collect::<Vec<_>>(),
+        ["Person ada", "Person bob"]
+    );
     assert_eq!(rows[0].1.key_label, "w-ada");
 
     let now = Utc::now();

@@ -252,12 +252,15 @@ mod tests {
 
     #[test]
     fn admin_emails_are_a_lowercased_list() {
-        let config =
-            Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("ADMIN_EMAILS", " Ana@Example.org, ,bo@example.org ")]))
-                .unwrap();
+        let config = Config::from_lookup(lookup(&[
+            ("MINTER_DEMO", "1"),
+            ("ADMIN_EMAILS", " Ana@Example.org, ,bo@example.org "),
+        ]))
+        .unwrap();
         assert_eq!(config.admin_emails, ["ana@example.org", "bo@example.org"]);
-        let err = Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("ADMIN_EMAILS", "ana@example.org bo@example.org")]))
-            .unwrap_err();
+        let err =
+            Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("ADMIN_EMAILS", "ana@example.org bo@example.org")]))
+                .unwrap_err();
         assert!(err.contains("ADMIN_EMAILS must be comma-separated email addresses"), "{err}");
         assert!(Config::from_lookup(lookup(&[("MINTER_DEMO", "1")])).unwrap().admin_emails.is_empty());
     }

@@ -71,7 +71,9 @@ fn hex_token() -> String {
 /// Every route of the application; tests call this with their own state.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let mut router = Router::new().route("/api/{*fn_name}", get(server_fn).post(server_fn)).merge(sign_in::routes())
+    let mut router = Router::new()
+        .route("/api/{*fn_name}", get(server_fn).post(server_fn))
+        .merge(sign_in::routes())
         .merge(admin_exports::routes());
     if state.demo {
         router = router.merge(dev_auth::routes()).merge(demo_faults::routes());

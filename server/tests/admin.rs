@@ -74,7 +74,10 @@ async fn everyone_but_admins_gets_404_from_every_admin_page_and_function_and_cha
         for path in ["/admin", "/admin/w/demo", "/admin/w/demo-small", "/admin/w/nope"] {
             let (status, body) = get(&server, path, cookie).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{path} as {cookie:?}");
-            assert!(body.contains("Not found") && !body.contains("admin-table") && !body.contains("Claimed / max"), "{path}: no data");
+            assert!(
+                body.contains("Not found") && !body.contains("admin-table") && !body.contains("Claimed / max"),
+                "{path}: no data"
+            );
         }
         for path in ["/admin/w/demo/attendance.csv", "/admin/w/demo/leads.csv", "/admin/w/nope/leads.csv"] {
             let (status, body) = get(&server, path, cookie).await;
@@ -112,7 +115,8 @@ async fn an_organiser_sees_only_their_workshop() {
     assert_eq!(get(&server, "/admin/w/demo/leads.csv", Some(&organiser)).await.0, StatusCode::NOT_FOUND);
     let (status, body) = call(&server, LoadAdminWorkshop::PATH, &[("slug", "demo")], Some(&organiser)).await;
     assert_eq!((status, body.as_str()), (StatusCode::NOT_FOUND, "\"NotFound\""));
-    let (status, _) = call(&server, PauseClaims::PATH, &[("slug", "demo-small"), ("paused", "true")], Some(&organiser)).await;
+    let (status, _) =
+        call(&server, PauseClaims::PATH, &[("slug", "demo-small"), ("paused", "true")], Some(&organiser)).await;
     assert_eq!(status, StatusCode::OK, "and may run it");
 
     // The admin sees every workshop.
@@ -133,7 +137,8 @@ async fn csv_exports_download_escaped_rows_and_only_opted_in_leads() {
     assert_eq!(call(&server, ClaimKey::PATH, &[("slug", "demo")], Some(&quiet)).await.0, StatusCode::OK);
 
     let root = sign_in_as(&server, ADMIN, "Root").await;
-    let response = client().get(server.url("/admin/w/demo/attendance.csv")).header("cookie", &root).send().await.unwrap();
+    let response =
+        client().get(server.url("/admin/w/demo/attendance.csv")).header("cookie", &root).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[CONTENT_TYPE], "text/csv; charset=utf-8");
     assert_eq!(response.headers()[CONTENT_DISPOSITION], "attachment; filename=\"demo-attendance.csv\"");

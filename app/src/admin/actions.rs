@@ -54,7 +54,9 @@ pub async fn retry_binding(state: &AppState, workshop: &Workshop, user_id: &str)
             info!(workshop = %workshop.slug, key_label = %row.key_label, "admin bound an unbound key");
             Ok(())
         }
-        Err(BindError::Disabled) => Err(AdminError::Refused("The key is disabled; rotate it to give a new one.".into())),
+        Err(BindError::Disabled) => {
+            Err(AdminError::Refused("The key is disabled; rotate it to give a new one.".into()))
+        }
         Err(BindError::OpenRouter(e)) => Err(openrouter_refused("binding the key", &e)),
         Err(e) => Err(AdminError::Refused(format!("Binding failed: {e}. The background keeps trying."))),
     }
@@ -178,7 +180,8 @@ pub async fn mint_for_someone(
         )),
         other => AdminError::Refused(other.to_string()),
     })?;
-    let key = mint::my_key(row).ok_or_else(|| AdminError::Refused("The key is still being created; try again.".into()))?;
+    let key =
+        mint::my_key(row).ok_or_else(|| AdminError::Refused("The key is still being created; try again.".into()))?;
     info!(workshop = %workshop.slug, key_label = %key.key_label, admin, "admin minted a key for someone");
     Ok(HandedKey {
         name: profile.display_name,

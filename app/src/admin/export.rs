@@ -35,8 +35,18 @@ fn time(at: Option<DateTime<Utc>>) -> String {
 /// Every row of a workshop: who, when, spend and key state. Never the key itself.
 pub fn attendance_csv(rows: &[(Attendee, Attendance)]) -> String {
     let header = [
-        "name", "email", "provider", "claimed_at", "status", "usage_usd", "limit_usd", "expires_at", "bound",
-        "disabled", "usage_synced_at", "key_label",
+        "name",
+        "email",
+        "provider",
+        "claimed_at",
+        "status",
+        "usage_usd",
+        "limit_usd",
+        "expires_at",
+        "bound",
+        "disabled",
+        "usage_synced_at",
+        "key_label",
     ];
     write_csv(
         header,
@@ -137,7 +147,10 @@ mod tests {
         let mut reader = csv::Reader::from_reader(csv.as_bytes());
         let names: Vec<String> = reader.records().map(|r| r.unwrap()[0].to_string()).collect();
         assert_eq!(names, ["'=HYPERLINK(\"http://evil\",\"x\")", "Smith, \"Jo\"", "'-2+3", "'\tTab", "Line\nbreak"]);
-        assert!(csv.contains("\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\""), "quotes doubled inside a quoted cell: {csv}");
+        assert!(
+            csv.contains("\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\""),
+            "quotes doubled inside a quoted cell: {csv}"
+        );
         assert!(csv.contains(",'+1@example.org,"), "{csv}");
         assert!(!csv.contains("sk-or-v1-secret"), "keys are never exported");
         // Budget and spend include rotated-away keys: 1.50 + 0.50 and 0.25 + 0.50.

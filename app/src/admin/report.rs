@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use super::{AdminRow, AdminWorkshop, AdminSummary};
+use super::{AdminRow, AdminSummary, AdminWorkshop};
 use crate::state::AppState;
 use crate::store::{Attendance, Attendee, ClaimStatus, StoreError};
 use crate::workshops::Workshop;

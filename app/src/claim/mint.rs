@@ -137,8 +137,12 @@ async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<
         Ok(1) => state.store.mark_bound(user_id, slug, &guardrail_id, Utc::now()).await?,
         outcome => {
             match outcome {
-                Ok(count) => warn!(workshop = slug, key_label = %row.key_label, count, "the guardrail did not take the key; row left unbound"),
-                Err(e) => warn!(workshop = slug, key_label = %row.key_label, error = %e, "assigning the key to the guardrail failed; row left unbound"),
+                Ok(count) => {
+                    warn!(workshop = slug, key_label = %row.key_label, count, "the guardrail did not take the key; row left unbound")
+                }
+                Err(e) => {
+                    warn!(workshop = slug, key_label = %row.key_label, error = %e, "assigning the key to the guardrail failed; row left unbound")
+                }
             }
             // This was the first attempt; the background retries with backoff.
             let next = crate::background::rebind::next_attempt_at(Utc::now(), 1);

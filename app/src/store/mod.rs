@@ -260,23 +260,35 @@ pub trait Store: Send + Sync + 'static {
     /// Every key hash any row holds or held, in every workshop.
     async fn known_key_hashes(&self) -> StoreResult<Vec<String>>;
     /// Pauses (`Some(admin)`) or resumes (`None`) a workshop's claims.
-    async fn set_claims_paused(&self, workshop_slug: &str, paused_by: Option<&str>, now: DateTime<Utc>)
-        -> StoreResult<()>;
+    async fn set_claims_paused(
+        &self,
+        workshop_slug: &str,
+        paused_by: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     async fn claims_pause(&self, workshop_slug: &str) -> StoreResult<Option<ClaimsPause>>;
 
     /// Minted, enabled keys not bound to their guardrail whose next bind attempt is due.
     async fn unbound_keys_due(&self, now: DateTime<Utc>) -> StoreResult<Vec<Attendance>>;
     /// A bind attempt failed: count it and wait until `next_at` before the next.
-    async fn record_bind_failure(&self, user_id: &str, workshop_slug: &str, next_at: DateTime<Utc>)
-        -> StoreResult<()>;
+    async fn record_bind_failure(&self, user_id: &str, workshop_slug: &str, next_at: DateTime<Utc>) -> StoreResult<()>;
     /// Demo fault: the row is unbound again, as if its assignment had failed, retried at `next_at`.
     async fn mark_unbound(&self, user_id: &str, workshop_slug: &str, next_at: DateTime<Utc>) -> StoreResult<()>;
     /// Gives back a reservation whose request died before `reserved_before` (no key was saved).
-    async fn release_stale_claim(&self, user_id: &str, workshop_slug: &str, reserved_before: DateTime<Utc>)
-        -> StoreResult<bool>;
+    async fn release_stale_claim(
+        &self,
+        user_id: &str,
+        workshop_slug: &str,
+        reserved_before: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Records an orphaned key that was disabled; `false` if it was already recorded.
-    async fn record_orphan(&self, workshop_slug: &str, hash: &str, key_label: &str, now: DateTime<Utc>)
-        -> StoreResult<bool>;
+    async fn record_orphan(
+        &self,
+        workshop_slug: &str,
+        hash: &str,
+        key_label: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     async fn orphans_fixed(&self, workshop_slug: &str) -> StoreResult<u32>;
 
     /// Becomes the one process (of all replicas on this database) that runs the background work,

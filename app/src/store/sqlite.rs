@@ -442,7 +442,12 @@ impl Store for SqliteStore {
         .await?)
     }
 
-    async fn set_claims_paused(&self, workshop_slug: &str, paused_by: Option<&str>, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn set_claims_paused(
+        &self,
+        workshop_slug: &str,
+        paused_by: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO workshop_controls (workshop_slug, claims_paused_at, claims_paused_by) VALUES (?1, ?2, ?3)
              ON CONFLICT (workshop_slug) DO UPDATE
@@ -457,12 +462,11 @@ impl Store for SqliteStore {
     }
 
     async fn claims_pause(&self, workshop_slug: &str) -> StoreResult<Option<ClaimsPause>> {
-        let row: Option<(Option<DateTime<Utc>>, Option<String>)> = sqlx::query_as(
-            "SELECT claims_paused_at, claims_paused_by FROM workshop_controls WHERE workshop_slug = ?1",
-        )
-        .bind(workshop_slug)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<(Option<DateTime<Utc>>, Option<String>)> =
+            sqlx::query_as("SELECT claims_paused_at, claims_paused_by FROM workshop_controls WHERE workshop_slug = ?1")
+                .bind(workshop_slug)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(match row {
             Some((Some(paused_at), by)) => Some(ClaimsPause { paused_at, paused_by: by.unwrap_or_default() }),
             _ => None,
@@ -535,7 +539,13 @@ impl Store for SqliteStore {
         Ok(deleted == 1)
     }
 
-    async fn record_orphan(&self, workshop_slug: &str, hash: &str, key_label: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn record_orphan(
+        &self,
+        workshop_slug: &str,
+        hash: &str,
+        key_label: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let inserted = sqlx::query(
             "INSERT INTO orphan_keys (or_key_hash, workshop_slug, key_label, disabled_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT DO NOTHING",

@@ -186,7 +186,10 @@ impl Workshop {
             let field = format!("organisers[{i}]");
             match email.split_once('@') {
                 Some((local, domain))
-                    if !local.is_empty() && domain.contains('.') && !domain.contains('@') && !email.contains(char::is_whitespace) => {}
+                    if !local.is_empty()
+                        && domain.contains('.')
+                        && !domain.contains('@')
+                        && !email.contains(char::is_whitespace) => {}
                 _ => return Err(error(field, format!("`{email}` is not an email address"))),
             }
             if !organisers.insert(email.to_lowercase()) {

@@ -103,4 +103,3 @@ pub async fn chat_status(base_url: &str, key: &str) -> u16 {
         .unwrap();
     response.status().as_u16()
 }
-

@@ -83,4 +83,3 @@ pub async fn sign_in_as(server: &TestServer, email: &str, name: &str) -> String 
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     cookie.split(';').next().unwrap().to_string()
 }
-

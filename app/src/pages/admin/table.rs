@@ -68,7 +68,8 @@ pub(super) fn AttendanceTable(page: Page) -> impl IntoView {
     let shown = Memo::new(move |_| {
         let needle = filter.get().trim().to_lowercase();
         let (column, descending) = sort.get();
-        let mut rows: Vec<AdminRow> = page.data.with(|d| d.rows.iter().filter(|r| matches(r, &needle)).cloned().collect());
+        let mut rows: Vec<AdminRow> =
+            page.data.with(|d| d.rows.iter().filter(|r| matches(r, &needle)).cloned().collect());
         rows.sort_by(|a, b| if descending { compare(b, a, column) } else { compare(a, b, column) });
         rows
     });
@@ -78,7 +79,9 @@ pub(super) fn AttendanceTable(page: Page) -> impl IntoView {
             (c, true) if c == column => "descending",
             _ => "none",
         };
-        let click = move |_| sort.update(|(c, desc)| (*c, *desc) = if *c == column { (column, !*desc) } else { (column, false) });
+        let click = move |_| {
+            sort.update(|(c, desc)| (*c, *desc) = if *c == column { (column, !*desc) } else { (column, false) })
+        };
         view! {
             <th scope="col" class:num=numeric aria-sort=aria_sort>
                 <button type="button" class="sort" on:click=click>
@@ -161,7 +164,8 @@ fn Row(row: AdminRow, page: Page, confirming: RwSignal<Option<(String, RowAction
     let word = state_word(&row);
     let used = row.usage_usd.min(row.limit_usd);
     let user_id = StoredValue::new(row.user_id.clone());
-    let asking = move |action| confirming.with(|c| c.as_ref().is_some_and(|(id, a)| *a == action && *id == user_id.get_value()));
+    let asking =
+        move |action| confirming.with(|c| c.as_ref().is_some_and(|(id, a)| *a == action && *id == user_id.get_value()));
     let ask = move |action| confirming.set(Some((user_id.get_value(), action)));
     let cancel = move |_| confirming.set(None);
     let confirm = move |action: RowAction| {
@@ -169,7 +173,9 @@ fn Row(row: AdminRow, page: Page, confirming: RwSignal<Option<(String, RowAction
         let (slug, id) = (page.slug.get_value(), user_id.get_value());
         match action {
             RowAction::Disable => page.run(|()| "Key disabled.".into(), disable_key(slug, id)),
-            RowAction::Rotate => page.run(|()| "Key rotated: the attendee's page shows the new one.".into(), rotate_key(slug, id)),
+            RowAction::Rotate => {
+                page.run(|()| "Key rotated: the attendee's page shows the new one.".into(), rotate_key(slug, id))
+            }
         }
     };
     let retry = move |_| {
