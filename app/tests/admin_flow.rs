@@ -282,4 +282,11 @@ async fn sync_of_300_keys_lists_in_pages_of_100() {
     assert_eq!((report.keys_seen, report.rows_updated), (300, 300));
     let last = h.state.store.attendance(&rows[299].user_id, "flow").await.unwrap().unwrap();
     assert_eq!(last.usage_usd, Decimal::new(299, 3));
+
+    // What the admin page's poll carries for these 300 rows.
+    let started = std::time::Instant::now();
+    let table = app::admin::report::workshop(&h.state, &w, Utc::now()).await.unwrap();
+    let json = serde_json::to_string(&table).unwrap();
+    println!("admin table of {} rows: {} bytes of JSON, read in {:?}", table.rows.len(), json.len(), started.elapsed());
+    assert_eq!(table.summary.spent_usd, (0..300).map(|i| Decimal::new(i, 3)).sum::<Decimal>());
 }
