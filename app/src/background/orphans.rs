@@ -34,9 +34,15 @@ pub async fn disable_orphans(
         return Ok(0);
     }
     let rows = state.store.workshop_attendance(&workshop.slug).await?;
+    let ours: HashSet<&str> = rows.iter().filter_map(|(_, row)| row.or_key_hash.as_deref()).collect();
+    let unknown: Vec<&KeyInfo> = candidates.into_iter().filter(|k| !ours.contains(k.hash.as_str())).collect();
+    if unknown.is_empty() {
+        return Ok(0); // the usual case: every key of the workshop is a row's
+    }
+    // Rotated-away keys, and any other workshop's keys, are known too.
     let known: HashSet<String> = state.store.known_key_hashes().await?.into_iter().collect();
     let mut disabled = 0;
-    for key in candidates.into_iter().filter(|k| !known.contains(&k.hash)) {
+    for key in unknown.into_iter().filter(|k| !known.contains(&k.hash)) {
         let reservation = rows
             .iter()
             .map(|(_, row)| row)
