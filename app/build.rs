@@ -15,10 +15,7 @@ fn main() {
 
     let mut generated = String::new();
     let mut failures = Vec::new();
-    // Across all files: a slug names one workshop, and a key name prefix tells whose key it is
-    // (the background disables keys with a workshop's prefix that no row knows).
-    let mut slugs = std::collections::HashMap::new();
-    let mut prefixes = std::collections::HashMap::new();
+    let mut parsed = Vec::new();
     // `workshops/demo/` holds workshops that exist only in demo mode (states to try and test).
     for (name, dir, shown_dir) in
         [("EMBEDDED", dir.clone(), "workshops"), ("DEMO_ONLY", dir.join("demo"), "workshops/demo")]
@@ -32,16 +29,7 @@ fn main() {
             match fs::read_to_string(&path) {
                 Ok(text) => match spec::parse(&stem, &text) {
                     Ok(workshop) => {
-                        if let Some(other) = slugs.insert(workshop.slug.clone(), shown.clone()) {
-                            failures.push(format!("{shown}: field `slug`: `{}` is also {other}", workshop.slug));
-                        }
-                        let prefix = workshop.openrouter.key_label_prefix.clone();
-                        if let Some(other) = prefixes.insert(prefix.clone(), shown.clone()) {
-                            failures.push(format!(
-                                "{shown}: field `openrouter.key_label_prefix`: `{prefix}` is also used by {other}; \
-                                 their keys could not be told apart"
-                            ));
-                        }
+                        parsed.push((shown.clone(), workshop));
                         let absolute = path.canonicalize().unwrap();
                         writeln!(generated, "    ({stem:?}, include_str!({:?})),", absolute.display().to_string())
                             .unwrap();
@@ -54,6 +42,8 @@ fn main() {
         generated.push_str("];\n");
     }
 
+    let across = spec::check_across(parsed.iter().map(|(shown, w)| (shown.as_str(), w)));
+    failures.extend(across.into_iter().map(|(shown, e)| format!("{shown}: {e}")));
     if !failures.is_empty() {
         for failure in &failures {
             eprintln!("invalid workshop file: {failure}");

@@ -7,6 +7,7 @@ mod demo_faults;
 mod dev_auth;
 mod plain_page;
 mod sign_in;
+pub mod validate;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 mod spec;
 mod window;
 
-pub use spec::{parse, GuardrailSettings, Model, OpenRouterSettings, ResetInterval, SpecError, Workshop};
+pub use spec::{check_across, parse, GuardrailSettings, Model, OpenRouterSettings, ResetInterval, SpecError, Workshop};
 pub use window::WindowState;
 
 #[cfg(feature = "ssr")]

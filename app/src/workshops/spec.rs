@@ -116,6 +116,26 @@ pub fn parse(file_stem: &str, yaml: &str) -> Result<Workshop, SpecError> {
     Ok(workshop)
 }
 
+/// The rules across files: a slug names one workshop, and a key name prefix tells whose key it is
+/// (the background disables keys with a workshop's prefix that no row knows). `files` are
+/// (path as shown, workshop) in order; each clash is reported on the later file.
+pub fn check_across<'a>(files: impl IntoIterator<Item = (&'a str, &'a Workshop)>) -> Vec<(String, SpecError)> {
+    let mut slugs = std::collections::HashMap::new();
+    let mut prefixes = std::collections::HashMap::new();
+    let mut clashes = Vec::new();
+    for (shown, workshop) in files {
+        if let Some(other) = slugs.insert(workshop.slug.as_str(), shown) {
+            clashes.push((shown.to_string(), error("slug", format!("`{}` is also {other}", workshop.slug))));
+        }
+        let prefix = workshop.openrouter.key_label_prefix.as_str();
+        if let Some(other) = prefixes.insert(prefix, shown) {
+            let message = format!("`{prefix}` is also used by {other}; their keys could not be told apart");
+            clashes.push((shown.to_string(), error("openrouter.key_label_prefix", message)));
+        }
+    }
+    clashes
+}
+
 impl Workshop {
     /// Every rule a workshop file must satisfy beyond its shape.
     pub fn validate(&self, file_stem: &str) -> Result<(), SpecError> {
