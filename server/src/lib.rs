@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let mut router = Router::new()
         .route("/api/{*fn_name}", get(server_fn).post(server_fn))
+        .route("/healthz", get(healthz))
         .merge(sign_in::routes())
         .merge(admin_exports::routes());
     if state.demo {
@@ -97,7 +98,21 @@ pub fn router(state: AppState) -> Router {
             cross_site::PublicOrigin::of(state.sign_in.public_url()),
             cross_site::refuse_cross_site_posts,
         ))
+        // Brotli or gzip, as the browser accepts: the WASM shrinks to about a third.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
+}
+
+/// For load balancers and orchestrators: 200 when the database answers, 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    use axum::http::StatusCode;
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: the database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
 }
 
 async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {

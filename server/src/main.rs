@@ -9,9 +9,13 @@ async fn main() {
     if args.first().is_some_and(|a| a == "validate") {
         std::process::exit(server::validate::run(&args[1..]));
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // LOG_FORMAT=json: one JSON object per line, for a log collector.
+    if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
+        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
     let config = Config::from_env().unwrap_or_else(|message| exit_with(&message));
     // LEPTOS_SITE_ADDR, LEPTOS_SITE_ROOT, … as set by cargo-leptos or the environment.
     let leptos_options =
@@ -31,11 +35,27 @@ async fn main() {
         .unwrap_or_else(|e| exit_with(&format!("cannot listen on {address}: {e}")));
     tracing::info!(demo = config.demo, "listening on http://{address}");
     axum::serve(listener, server::router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        // Stops accepting, lets requests in flight (a claim mid-mint) finish, then exits.
+        .with_graceful_shutdown(shutdown_signal())
         .await
         .unwrap_or_else(|e| exit_with(&format!("server error: {e}")));
+}
+
+/// Ctrl-C, or SIGTERM from an orchestrator or `docker stop`.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
 }
 
 fn exit_with(message: &str) -> ! {

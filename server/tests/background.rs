@@ -1,40 +1,16 @@
 //! Two real server processes on one Postgres database: exactly one runs the background work
 //! (usage sync), and the other takes over when it dies.
 
+mod support;
+
 use std::process::Stdio;
 use std::time::Duration;
 
-use sqlx::{Connection, Executor, PgConnection};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
 const LEADING: &str = "this process runs the background work";
-
-/// A fresh database on TEST_POSTGRES_URL, dropped at the end.
-async fn fresh_database() -> (String, impl Drop) {
-    let admin =
-        std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("minter_bg_{}", rand::random::<u64>());
-    let mut conn = PgConnection::connect(&admin).await.expect("Postgres at TEST_POSTGRES_URL");
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    struct Drops(String, String);
-    impl Drop for Drops {
-        fn drop(&mut self) {
-            let (admin, name) = (self.0.clone(), self.1.clone());
-            let _ = std::thread::spawn(move || {
-                tokio::runtime::Runtime::new().unwrap().block_on(async {
-                    if let Ok(mut conn) = PgConnection::connect(&admin).await {
-                        let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
-                    }
-                })
-            })
-            .join();
-        }
-    }
-    (format!("{base}/{name}"), Drops(admin.clone(), name))
-}
 
 /// Starts the server binary; its log lines arrive on the returned channel.
 fn start(database_url: &str, port: u16) -> (Child, mpsc::UnboundedReceiver<String>) {
@@ -98,7 +74,7 @@ fn free_port() -> u16 {
 
 #[tokio::test]
 async fn two_processes_one_syncer_and_a_takeover() {
-    let (url, _db) = fresh_database().await;
+    let (url, _db) = support::fresh_postgres().await;
     let (mut first, mut first_log) = start(&url, free_port());
     // The first one up (migrations done) leads; then the second starts.
     wait_for(&mut first_log, LEADING, Duration::from_secs(10)).await.expect("the first process leads");

@@ -139,3 +139,46 @@ async fn unknown_workshop_is_a_404_page() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.text().await.unwrap().contains("Not found"));
 }
+
+#[tokio::test]
+async fn responses_are_compressed_as_the_browser_accepts_and_healthz_answers() {
+    let server = start(true).await;
+    let health = client().get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(health.text().await.unwrap(), "ok");
+
+    let page = |encoding: Option<&'static str>| {
+        let mut request = client().get(server.url("/w/demo"));
+        if let Some(encoding) = encoding {
+            request = request.header("accept-encoding", encoding);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let used = response.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_string());
+            (used, response.bytes().await.unwrap().len())
+        }
+    };
+    let (identity, plain_len) = page(None).await;
+    assert_eq!(identity, None);
+    let (br, br_len) = page(Some("br, gzip")).await;
+    assert_eq!(br.as_deref(), Some("br"));
+    let (gzip, gzip_len) = page(Some("gzip")).await;
+    assert_eq!(gzip.as_deref(), Some("gzip"));
+    assert!(br_len * 2 < plain_len && gzip_len * 2 < plain_len, "{plain_len} → br {br_len}, gzip {gzip_len}");
+}
+
+#[tokio::test]
+async fn healthz_is_503_when_the_database_is_gone() {
+    use sqlx::{Connection, Executor};
+
+    let (url, _db) = support::fresh_postgres().await;
+    let server = support::app_server::start_with(true, &[("DATABASE_URL", url.as_str())]).await;
+    assert_eq!(client().get(server.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+
+    let (base, name) = url.rsplit_once('/').unwrap();
+    let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres")).await.unwrap();
+    admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.unwrap();
+    let response = client().get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.text().await.unwrap(), "database unreachable");
+}

@@ -291,6 +291,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     async fn orphans_fixed(&self, workshop_slug: &str) -> StoreResult<u32>;
 
+    /// The database answers (for `/healthz`).
+    async fn ping(&self) -> StoreResult<()>;
+
     /// Becomes the one process (of all replicas on this database) that runs the background work,
     /// if no other holds that role: a Postgres advisory lock held by a dedicated connection; on
     /// SQLite, whose database has one process, always.

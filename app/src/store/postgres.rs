@@ -552,6 +552,11 @@ impl Store for PgStore {
         Ok(n.try_into().unwrap_or(u32::MAX))
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn try_lead(&self) -> StoreResult<Option<Leadership>> {
         // A connection of its own, outside the pool: the lock lives as long as its session.
         let mut connection = self.pool.acquire().await?.detach();

@@ -568,6 +568,11 @@ impl Store for SqliteStore {
         Ok(n.try_into().unwrap_or(u32::MAX))
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn try_lead(&self) -> StoreResult<Option<Leadership>> {
         Ok(Some(Leadership::sqlite()))
     }
