@@ -40,3 +40,12 @@ export function queryDb(sql: string, ...params: string[]): Record<string, unknow
   ].join('\n');
   return JSON.parse(execFileSync('python3', ['-c', script, db!, sql, ...params]).toString());
 }
+
+/** Collects Content-Security-Policy violations the browser reports on `page` (console errors). */
+export function cspViolations(page: Page): string[] {
+  const found: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) found.push(message.text());
+  });
+  return found;
+}

@@ -1,6 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
-import { claim, demoSignIn, hydrated, uniqueEmail } from '../support/helpers';
+import { claim, cspViolations, demoSignIn, hydrated, uniqueEmail } from '../support/helpers';
 
 // Every page, on a phone and a laptop, in light and dark: axe-core finds nothing.
 const viewports = [
@@ -21,6 +21,8 @@ async function expectNoViolations(page: Page, what: string, app = true) {
 for (const viewport of viewports) {
   for (const colorScheme of schemes) {
     test(`axe: every page at ${viewport.name}, ${colorScheme}`, async ({ page }) => {
+      // The same walk also proves the pages hydrate and work under their Content-Security-Policy.
+      const violations = cspViolations(page);
       await page.setViewportSize({ width: viewport.width, height: viewport.height });
       await page.emulateMedia({ colorScheme });
       const pages: [string, string, number, boolean][] = [
@@ -62,6 +64,7 @@ for (const viewport of viewports) {
       await expect(page.getByTestId('handed-key')).toBeVisible();
       await page.getByRole('button', { name: 'Rotate key' }).first().click();
       await expectNoViolations(page, 'admin: handed-over key and a confirmation');
+      expect(violations, 'Content-Security-Policy violations').toEqual([]);
     });
   }
 }

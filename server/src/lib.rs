@@ -6,6 +6,7 @@ mod cross_site;
 mod demo_faults;
 mod dev_auth;
 mod plain_page;
+mod security_headers;
 mod sign_in;
 pub mod validate;
 
@@ -97,6 +98,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             cross_site::PublicOrigin::of(state.sign_in.public_url()),
             cross_site::refuse_cross_site_posts,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            security_headers::Https(state.sign_in.public_url().starts_with("https://")),
+            security_headers::add,
         ))
         // Brotli or gzip, as the browser accepts: the WASM shrinks to about a third.
         .layer(tower_http::compression::CompressionLayer::new())

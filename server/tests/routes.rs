@@ -182,3 +182,46 @@ async fn healthz_is_503_when_the_database_is_gone() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.text().await.unwrap(), "database unreachable");
 }
+
+#[tokio::test]
+async fn every_response_carries_security_headers_and_pages_a_fresh_script_nonce() {
+    let server = start(true).await;
+    let page = || async {
+        let response = client().get(server.url("/w/demo")).send().await.unwrap();
+        let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+        (response.headers().clone(), csp, response.text().await.unwrap())
+    };
+    let (headers, csp, html) = page().await;
+    let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce").to_string();
+    assert!(csp.contains("script-src 'self' 'nonce-") && csp.contains("'wasm-unsafe-eval'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"), "{csp}");
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the inline hydration script carries the nonce");
+    let inline_scripts = html.matches("<script").count();
+    assert_eq!(
+        inline_scripts,
+        html.matches(&format!("<script type=\"module\" nonce=\"{nonce}\"")).count()
+            + html.matches(&format!("<script nonce=\"{nonce}\"")).count(),
+        "every script has the nonce: {html}"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "same-origin");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert!(headers.get("strict-transport-security").is_none(), "http: no HSTS");
+    let (_, second, _) = page().await;
+    assert_ne!(second, csp, "a new nonce per response");
+
+    // Responses that are not Leptos pages allow no script at all.
+    for path in ["/healthz", "/auth/dev?next=/w/demo", "/admin/w/demo/leads.csv"] {
+        let response = client().get(server.url(path)).send().await.unwrap();
+        let csp = response.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'none'") && csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn https_sites_send_hsts() {
+    let server = start(false).await; // PUBLIC_URL=https://keys.example.org
+    let response = client().get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000; includeSubDomains");
+}
