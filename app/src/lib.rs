@@ -14,6 +14,8 @@ pub mod background;
 #[cfg(feature = "ssr")]
 pub mod markdown;
 #[cfg(feature = "ssr")]
+pub mod metrics;
+#[cfg(feature = "ssr")]
 pub mod openrouter;
 #[cfg(feature = "ssr")]
 pub mod qr;

@@ -27,6 +27,8 @@ pub struct Config {
     pub sign_in: Vec<ProviderConfig>,
     /// `ADMIN_EMAILS`, lowercased: who may run every workshop's admin pages.
     pub admin_emails: Vec<String>,
+    /// `METRICS_ADDR`: where Prometheus metrics are served (off the public site); none if unset.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 // By hand: the management key and the session secret never reach a log.
@@ -131,6 +133,13 @@ impl Config {
         if let Some(bad) = admin_emails.iter().find(|e| !app::auth::looks_like_email(e)) {
             missing.push(format!("ADMIN_EMAILS must be comma-separated email addresses; {bad:?} is not one"));
         }
+        let metrics_addr = non_empty("METRICS_ADDR").and_then(|addr| match addr.parse() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                missing.push(format!("METRICS_ADDR must be an address and port like 127.0.0.1:9100, not {addr:?}"));
+                None
+            }
+        });
         let sign_in = sign_in_providers(&non_empty, &mut missing);
         if sign_in.is_empty() && !demo {
             missing.push(
@@ -154,6 +163,7 @@ impl Config {
             public_url,
             sign_in,
             admin_emails,
+            metrics_addr,
         })
     }
 
@@ -263,6 +273,15 @@ mod tests {
                 .unwrap_err();
         assert!(err.contains("ADMIN_EMAILS must be comma-separated email addresses"), "{err}");
         assert!(Config::from_lookup(lookup(&[("MINTER_DEMO", "1")])).unwrap().admin_emails.is_empty());
+    }
+
+    #[test]
+    fn metrics_address_is_optional_and_checked() {
+        assert_eq!(Config::from_lookup(lookup(&[("MINTER_DEMO", "1")])).unwrap().metrics_addr, None);
+        let config = Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("METRICS_ADDR", "127.0.0.1:9100")])).unwrap();
+        assert_eq!(config.metrics_addr, Some("127.0.0.1:9100".parse().unwrap()));
+        let err = Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("METRICS_ADDR", "9100")])).unwrap_err();
+        assert!(err.contains("METRICS_ADDR must be an address and port"), "{err}");
     }
 
     #[test]

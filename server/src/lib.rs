@@ -5,6 +5,7 @@ pub mod config;
 mod cross_site;
 mod demo_faults;
 mod dev_auth;
+pub mod metrics_endpoint;
 mod plain_page;
 mod security_headers;
 mod sign_in;

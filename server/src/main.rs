@@ -21,6 +21,14 @@ async fn main() {
     let leptos_options =
         get_configuration(None).unwrap_or_else(|e| exit_with(&format!("leptos configuration: {e}"))).leptos_options;
     let address = leptos_options.site_addr;
+    if let Some(metrics_addr) = config.metrics_addr {
+        let handle = server::metrics_endpoint::install().unwrap_or_else(|e| exit_with(&format!("metrics: {e}")));
+        let listener = tokio::net::TcpListener::bind(metrics_addr)
+            .await
+            .unwrap_or_else(|e| exit_with(&format!("cannot listen on METRICS_ADDR {metrics_addr}: {e}")));
+        tracing::info!("metrics on http://{metrics_addr}/metrics");
+        tokio::spawn(async move { axum::serve(listener, server::metrics_endpoint::router(handle)).await });
+    }
     let state = server::build_state(&config, leptos_options).await.unwrap_or_else(|message| exit_with(&message));
     // Drift repair at start-up: a deploy that changed a workshop's models, cap or interval
     // patches its guardrail without waiting for the next claim.

@@ -91,7 +91,10 @@ pub fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
             }
             let started = std::time::Instant::now();
             let now = Utc::now();
-            match run_once(&state, &workshops_to_sync(state.workshops(), now), now).await {
+            let result = run_once(&state, &workshops_to_sync(state.workshops(), now), now).await;
+            let orphans = result.as_ref().map_or(0, |r| r.orphans_disabled);
+            crate::metrics::sync_finished(started.elapsed(), result.is_ok(), orphans);
+            match result {
                 Ok(report) if report.list_calls > 0 => info!(
                     list_calls = report.list_calls,
                     keys = report.keys_seen,

@@ -34,6 +34,23 @@ pub async fn claim(
     marketing_consent: bool,
     now: DateTime<Utc>,
 ) -> Result<Attendance, ClaimError> {
+    let started = std::time::Instant::now();
+    let result = claim_once(state, user, workshop, marketing_consent, now).await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    };
+    crate::metrics::claim_finished(outcome, started.elapsed());
+    result
+}
+
+async fn claim_once(
+    state: &AppState,
+    user: &SessionUser,
+    workshop: &Workshop,
+    marketing_consent: bool,
+    now: DateTime<Utc>,
+) -> Result<Attendance, ClaimError> {
     match workshop.window_state(now) {
         WindowState::Open { .. } => {}
         WindowState::NotYetOpen { opens_at } => return Err(ClaimError::NotOpenYet { opens_at }),
@@ -104,6 +121,7 @@ pub fn key_label(prefix: &str) -> String {
 }
 
 async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<Attendance, ClaimError> {
+    let started = std::time::Instant::now();
     let (user_id, slug) = (row.user_id.as_str(), workshop.slug.as_str());
     let guardrail_id = match ensure_guardrail(state, workshop).await {
         Ok(id) => id,
@@ -130,6 +148,7 @@ async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<
     };
     let hash = created.data.hash.clone();
     state.store.save_minted_key(user_id, slug, &MintedKey { hash: hash.clone(), plaintext: created.key }).await?;
+    crate::metrics::key_minted(started.elapsed());
     // POST /keys ignores guardrail ids: binding is a separate call. If it fails the attendee
     // keeps the key (budget and expiry still bound it) and the row stays unbound for a retry.
     match state.openrouter.assign_keys_to_guardrail(&guardrail_id, std::slice::from_ref(&hash)).await {

@@ -590,6 +590,21 @@ impl OpenRouterClient {
         what: &str,
         body: Option<&B>,
     ) -> Result<T, OpenRouterError> {
+        let result = self.exchange(bearer, method, url, what, body).await;
+        if let Err(e) = &result {
+            crate::metrics::openrouter_error(what, e);
+        }
+        result
+    }
+
+    async fn exchange<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        bearer: &str,
+        method: &Method,
+        url: &Url,
+        what: &str,
+        body: Option<&B>,
+    ) -> Result<T, OpenRouterError> {
         let _permit =
             self.limiter.acquire().await.map_err(|_| OpenRouterError::Config("concurrency limiter closed".into()))?;
         let mut req = self
