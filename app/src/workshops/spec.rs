@@ -11,17 +11,26 @@ use chrono::{DateTime, FixedOffset};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Workshop {
+    /// The file name without `.yaml`; a-z, 0-9 and `-`. The page is `/w/<slug>`.
     pub slug: String,
+    /// The workshop's title, as attendees see it.
     pub name: String,
+    /// The conference or meetup it is part of.
     pub event: String,
+    /// Venue and room.
     pub location: String,
+    /// RFC 3339 with an offset, e.g. `2026-04-15T14:00:00+02:00`.
     pub starts_at: DateTime<FixedOffset>,
+    /// Keys expire `openrouter.expires_buffer_minutes` after this.
     pub ends_at: DateTime<FixedOffset>,
+    /// Claims are refused before this (checked on the server).
     pub claims_open_at: DateTime<FixedOffset>,
+    /// Claims are refused from this moment on.
     pub claims_close_at: DateTime<FixedOffset>,
+    /// `false` hides the workshop and refuses claims.
     #[serde(default = "default_true")]
     pub is_active: bool,
     /// Markdown; raw HTML in it is escaped when rendered.
@@ -34,15 +43,18 @@ pub struct Workshop {
     pub organisers: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenRouterSettings {
     /// Spending limit of each attendee's key, in USD.
+    #[schemars(with = "f64")]
     pub budget_usd: Decimal,
+    /// Keys are named `<prefix>-<10 random characters>`; unique across workshops.
     pub key_label_prefix: String,
     /// The key expires this long after `ends_at`.
     #[serde(default)]
     pub expires_buffer_minutes: u32,
+    /// The models the guardrail allows (and the page lists); at least one.
     pub models: Vec<Model>,
     pub guardrail: GuardrailSettings,
     /// OpenRouter workspace for the keys and the guardrail; its budget is how spend is pooled
@@ -51,28 +63,35 @@ pub struct OpenRouterSettings {
     pub workspace_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
+    /// OpenRouter's model id, `vendor/model` (optionally `:variant`).
     pub id: String,
+    /// The name shown to attendees.
     pub label: String,
+    /// A short hint shown beside it.
     #[serde(default)]
     pub note: String,
+    #[schemars(with = "f64")]
     pub price_in_per_mtok: Decimal,
+    #[schemars(with = "f64")]
     pub price_out_per_mtok: Decimal,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuardrailSettings {
     /// The workshop's pool: claimed keys × budget_usd never exceeds this.
+    #[schemars(with = "f64")]
     pub cap_usd: Decimal,
+    /// When the guardrail's budget resets: daily, weekly or monthly.
     pub reset_interval: ResetInterval,
     /// At most this many keys are handed out.
     pub max_keys: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ResetInterval {
     Daily,
