@@ -24,6 +24,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// `ADMIN_EMAILS`, lowercased: who may run every workshop's admin page.
     pub admin_emails: Arc<[String]>,
+    /// Per-user and per-address request limits (this process's counts).
+    pub limits: Arc<crate::rate_limit::RateLimits>,
     /// Workshops whose guardrail this process has compared with the YAML (drift repair).
     pub guardrails_checked: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }

@@ -29,6 +29,8 @@ pub struct Config {
     pub admin_emails: Vec<String>,
     /// `METRICS_ADDR`: where Prometheus metrics are served (off the public site); none if unset.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// `RATE_LIMIT_CLAIMS_PER_MINUTE`, `RATE_LIMIT_REQUESTS_PER_MINUTE`, `TRUST_PROXY`.
+    pub limits: app::rate_limit::Limits,
 }
 
 // By hand: the management key and the session secret never reach a log.
@@ -140,6 +142,19 @@ impl Config {
                 None
             }
         });
+        let defaults = app::rate_limit::Limits::default();
+        let mut per_minute = |name: &str, default: u32| match non_empty(name) {
+            None => default,
+            Some(n) => n.parse::<u32>().ok().filter(|n| *n >= 1).unwrap_or_else(|| {
+                missing.push(format!("{name} must be a whole number ≥ 1, not {n:?}"));
+                default
+            }),
+        };
+        let limits = app::rate_limit::Limits {
+            claims_per_user: per_minute("RATE_LIMIT_CLAIMS_PER_MINUTE", defaults.claims_per_user),
+            requests_per_address: per_minute("RATE_LIMIT_REQUESTS_PER_MINUTE", defaults.requests_per_address),
+            trust_proxy: matches!(non_empty("TRUST_PROXY").as_deref(), Some("1" | "true" | "yes")),
+        };
         let sign_in = sign_in_providers(&non_empty, &mut missing);
         if sign_in.is_empty() && !demo {
             missing.push(
@@ -164,6 +179,7 @@ impl Config {
             sign_in,
             admin_emails,
             metrics_addr,
+            limits,
         })
     }
 
@@ -282,6 +298,26 @@ mod tests {
         assert_eq!(config.metrics_addr, Some("127.0.0.1:9100".parse().unwrap()));
         let err = Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("METRICS_ADDR", "9100")])).unwrap_err();
         assert!(err.contains("METRICS_ADDR must be an address and port"), "{err}");
+    }
+
+    #[test]
+    fn rate_limits_default_and_are_checked() {
+        let config = Config::from_lookup(lookup(&[("MINTER_DEMO", "1")])).unwrap();
+        assert_eq!(config.limits, app::rate_limit::Limits::default());
+        let config = Config::from_lookup(lookup(&[
+            ("MINTER_DEMO", "1"),
+            ("RATE_LIMIT_CLAIMS_PER_MINUTE", "3"),
+            ("RATE_LIMIT_REQUESTS_PER_MINUTE", "100"),
+            ("TRUST_PROXY", "1"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.limits,
+            app::rate_limit::Limits { claims_per_user: 3, requests_per_address: 100, trust_proxy: true }
+        );
+        let err =
+            Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("RATE_LIMIT_CLAIMS_PER_MINUTE", "0")])).unwrap_err();
+        assert!(err.contains("RATE_LIMIT_CLAIMS_PER_MINUTE must be a whole number ≥ 1"), "{err}");
     }
 
     #[test]

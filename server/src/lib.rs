@@ -1,5 +1,6 @@
 //! The axum server: wiring of configuration, state, routes and (in demo mode) the simulator.
 
+mod address_limit;
 mod admin_exports;
 pub mod config;
 mod cross_site;
@@ -63,6 +64,7 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
         simulator: demo_simulator,
         leptos_options,
         admin_emails: config.admin_emails.clone().into(),
+        limits: Arc::new(app::rate_limit::RateLimits::new(config.limits)),
         guardrails_checked: Arc::default(),
     })
 }
@@ -100,6 +102,7 @@ pub fn router(state: AppState) -> Router {
             cross_site::PublicOrigin::of(state.sign_in.public_url()),
             cross_site::refuse_cross_site_posts,
         ))
+        .layer(axum::middleware::from_fn_with_state(state.limits.clone(), address_limit::limit))
         .layer(axum::middleware::from_fn_with_state(
             security_headers::Https(state.sign_in.public_url().starts_with("https://")),
             security_headers::add,

@@ -42,7 +42,9 @@ async fn main() {
         .await
         .unwrap_or_else(|e| exit_with(&format!("cannot listen on {address}: {e}")));
     tracing::info!(demo = config.demo, "listening on http://{address}");
-    axum::serve(listener, server::router(state))
+    // The peer address feeds the per-address rate limit.
+    let app = server::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         // Stops accepting, lets requests in flight (a claim mid-mint) finish, then exits.
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -225,3 +225,40 @@ async fn https_sites_send_hsts() {
     let response = client().get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000; includeSubDomains");
 }
+
+#[tokio::test]
+async fn claims_per_person_and_requests_per_address_are_rate_limited() {
+    let limits = [("RATE_LIMIT_CLAIMS_PER_MINUTE", "2"), ("RATE_LIMIT_REQUESTS_PER_MINUTE", "8")];
+    let server = support::app_server::start_with(true, &limits).await;
+    let cookie = sign_in(&server, "ada@example.org").await; // 1 request of the address's 8
+    assert_eq!(claim(&server, Some(&cookie)).await.status(), StatusCode::OK);
+    assert_eq!(claim(&server, Some(&cookie)).await.status(), StatusCode::OK, "a repeat shows the same key");
+    let third = claim(&server, Some(&cookie)).await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(third.text().await.unwrap(), "\"TooManyAttempts\"");
+
+    // 4 of the address's 8 are used; 4 more sign-in attempts pass, the next is refused.
+    let attempt = || client().post(server.url("/auth/dev")).form(&[("email", "x@example.org"), ("name", "X")]).send();
+    for _ in 0..4 {
+        assert_ne!(attempt().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let refused = attempt().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()["retry-after"], "60");
+    // Page views are not limited.
+    assert_eq!(client().get(server.url("/w/demo")).send().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_address_has_its_own_limit() {
+    let settings = [("RATE_LIMIT_REQUESTS_PER_MINUTE", "2"), ("TRUST_PROXY", "1")];
+    let server = support::app_server::start_with(true, &settings).await;
+    let from = |address: &'static str| {
+        // A client may send its own X-Forwarded-For; the proxy appends the real address last.
+        client().get(server.url("/auth/dev")).header("x-forwarded-for", format!("6.6.6.6, {address}")).send()
+    };
+    assert_eq!(from("203.0.113.1").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(from("203.0.113.1").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(from("203.0.113.1").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(from("203.0.113.2").await.unwrap().status(), StatusCode::OK, "another attendee's network");
+}

@@ -70,6 +70,8 @@ pub fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
+            // Every process, leader or not: its own rate-limit counters.
+            state.limits.forget_idle();
             if let Some(lead) = &mut leadership {
                 if !lead.still_held().await {
                     warn!("lost the background lock (database connection gone); trying to take it again");

@@ -35,6 +35,8 @@ pub enum ClaimError {
     NoKeyYet,
     #[error("OpenRouter is busy, try again in a few seconds.")]
     Busy,
+    #[error("Too many attempts. Wait a minute, then try again.")]
+    TooManyAttempts,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     /// Transport or encoding trouble between browser and server (the detail is for debugging).
@@ -57,6 +59,7 @@ impl ClaimError {
             ClaimError::InProgress => "in-progress",
             ClaimError::NoKeyYet => "no-key",
             ClaimError::Busy => "busy",
+            ClaimError::TooManyAttempts => "slow-down",
             ClaimError::Internal | ClaimError::Request(_) => "error",
         }
     }
@@ -86,6 +89,7 @@ impl ClaimError {
             "in-progress" => ClaimError::InProgress,
             "no-key" => ClaimError::NoKeyYet,
             "busy" => ClaimError::Busy,
+            "slow-down" => ClaimError::TooManyAttempts,
             _ => ClaimError::Internal,
         }
     }
@@ -121,6 +125,7 @@ mod tests {
             ClaimError::InProgress,
             ClaimError::NoKeyYet,
             ClaimError::Busy,
+            ClaimError::TooManyAttempts,
             ClaimError::Internal,
         ] {
             assert_eq!(ClaimError::from_code(error.code(), Some("github".into()), Some(opens_at)), error);

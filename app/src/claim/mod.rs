@@ -106,6 +106,12 @@ pub async fn claim_key(slug: String, marketing_consent: Option<String>) -> Resul
     let result = async {
         let user = user.ok_or(ClaimError::NotSignedIn)?;
         let workshop = workshop.ok_or(ClaimError::UnknownWorkshop)?;
+        if !state.limits.allow_claim(&user.user_id) {
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(axum::http::StatusCode::TOO_MANY_REQUESTS);
+            }
+            return Err(ClaimError::TooManyAttempts);
+        }
         let consent = marketing_consent.is_some_and(|v| !v.is_empty());
         let row = mint::claim(&state, &user, workshop, consent, Utc::now()).await?;
         mint::my_key(row).ok_or(ClaimError::InProgress)

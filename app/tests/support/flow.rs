@@ -45,6 +45,7 @@ pub fn state_for(store: Arc<dyn app::store::Store>, base_url: &str) -> AppState 
         simulator: None,
         leptos_options: LeptosOptions::builder().output_name("minter").build(),
         admin_emails: Arc::new([]),
+        limits: Arc::default(),
         guardrails_checked: Arc::default(),
     }
 }

@@ -43,7 +43,8 @@ pub async fn serve(config: Config, listener: std::net::TcpListener) -> (SocketAd
             let state = server::build_state(&config, options).await.unwrap();
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             let router = server::router(state.clone());
-            tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+            let app = router.into_make_service_with_connect_info::<SocketAddr>();
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
             state
         })
         .await
