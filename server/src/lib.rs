@@ -73,6 +73,9 @@ fn hex_token() -> String {
     rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The largest request body accepted, in bytes.
+pub const MAX_REQUEST_BODY: usize = 64 * 1024;
+
 /// Every route of the application; tests call this with their own state.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -109,6 +112,9 @@ pub fn router(state: AppState) -> Router {
         ))
         // Brotli or gzip, as the browser accepts: the WASM shrinks to about a third.
         .layer(tower_http::compression::CompressionLayer::new())
+        // Every form and server function here takes a few hundred bytes; a huge body is refused
+        // (413) before anything reads it.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
         .with_state(state)
 }
 

@@ -262,3 +262,23 @@ async fn behind_a_trusted_proxy_each_forwarded_address_has_its_own_limit() {
     assert_eq!(from("203.0.113.1").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(from("203.0.113.2").await.unwrap().status(), StatusCode::OK, "another attendee's network");
 }
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_before_anything_reads_them() {
+    let server = start(true).await;
+    let cookie = sign_in(&server, "ada@example.org").await;
+    let huge = "x".repeat(server::MAX_REQUEST_BODY + 1);
+    for path in [ClaimKey::PATH, "/auth/dev"] {
+        let response = client()
+            .post(server.url(path))
+            .header("cookie", &cookie)
+            .header(ACCEPT, "application/json")
+            .form(&[("slug", huge.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+    }
+    // Nothing was claimed: the next (normal) claim is the first.
+    assert_eq!(claim(&server, Some(&cookie)).await.status(), StatusCode::OK);
+}
