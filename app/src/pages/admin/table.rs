@@ -182,6 +182,9 @@ fn Row(row: AdminRow, page: Page, confirming: RwSignal<Option<(String, RowAction
         page.run(|()| "Key bound to the guardrail.".into(), retry_binding(page.slug.get_value(), user_id.get_value()))
     };
     let (minted, bound, disabled) = (row.minted, row.bound, row.disabled);
+    // Screen readers hear whose key each button acts on.
+    let named = StoredValue::new(row.name.clone());
+    let label = move |action: &str| format!("{action}: {}", named.get_value());
     view! {
         <tr data-testid="admin-row" data-state=word>
             <td>{row.name.clone()}</td>
@@ -219,15 +222,29 @@ fn Row(row: AdminRow, page: Page, confirming: RwSignal<Option<(String, RowAction
                     let busy = move || page.busy.get();
                     view! {
                         {(minted && !bound && !disabled).then(|| view! {
-                            <button type="button" class="secondary" on:click=retry disabled=busy>"Retry binding"</button>
+                            <button type="button" class="secondary" on:click=retry disabled=busy aria-label=label("Retry binding")>
+                                "Retry binding"
+                            </button>
                         })}
                         {(minted && !disabled).then(|| view! {
-                            <button type="button" class="secondary" on:click=move |_| ask(RowAction::Disable) disabled=busy>
+                            <button
+                                type="button"
+                                class="secondary"
+                                on:click=move |_| ask(RowAction::Disable)
+                                disabled=busy
+                                aria-label=label("Disable key")
+                            >
                                 "Disable key"
                             </button>
                         })}
                         {minted.then(|| view! {
-                            <button type="button" class="secondary" on:click=move |_| ask(RowAction::Rotate) disabled=busy>
+                            <button
+                                type="button"
+                                class="secondary"
+                                on:click=move |_| ask(RowAction::Rotate)
+                                disabled=busy
+                                aria-label=label("Rotate key")
+                            >
                                 "Rotate key"
                             </button>
                         })}
