@@ -590,39 +590,34 @@ impl OpenRouterClient {
         what: &str,
         body: Option<&B>,
     ) -> Result<T, OpenRouterError> {
-        let result = self.exchange(bearer, method, url, what, body).await;
+        let result: Result<T, OpenRouterError> = async {
+            let _permit = self
+                .limiter
+                .acquire()
+                .await
+                .map_err(|_| OpenRouterError::Config("concurrency limiter closed".into()))?;
+            let mut req = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(bearer)
+                .header(header::ACCEPT, "application/json");
+            if let Some(body) = body {
+                req = req.json(body);
+            }
+            let resp = req.send().await.map_err(|e| self.transport(what, e))?;
+            let status = resp.status();
+            if !status.is_success() {
+                return Err(self.api_error(status, resp).await);
+            }
+            let bytes = resp.bytes().await.map_err(|e| self.transport(what, e))?;
+            serde_json::from_slice(&bytes)
+                .map_err(|e| OpenRouterError::Decode(redact(&format!("{what}: {e}"), &self.management_key)))
+        }
+        .await;
         if let Err(e) = &result {
             crate::metrics::openrouter_error(what, e);
         }
         result
-    }
-
-    async fn exchange<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        bearer: &str,
-        method: &Method,
-        url: &Url,
-        what: &str,
-        body: Option<&B>,
-    ) -> Result<T, OpenRouterError> {
-        let _permit =
-            self.limiter.acquire().await.map_err(|_| OpenRouterError::Config("concurrency limiter closed".into()))?;
-        let mut req = self
-            .http
-            .request(method.clone(), url.clone())
-            .bearer_auth(bearer)
-            .header(header::ACCEPT, "application/json");
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        let resp = req.send().await.map_err(|e| self.transport(what, e))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(self.api_error(status, resp).await);
-        }
-        let bytes = resp.bytes().await.map_err(|e| self.transport(what, e))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| OpenRouterError::Decode(redact(&format!("{what}: {e}"), &self.management_key)))
     }
 
     fn transport(&self, what: &str, err: reqwest::Error) -> OpenRouterError {

@@ -17,6 +17,36 @@ impl PgStore {
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
     }
+
+    /// Deletes the attendee's `reserved` row (only if reserved before `reserved_before`, when
+    /// given) and gives its slot back to the pool, in one transaction; whether a row went.
+    async fn release_reserved(
+        &self,
+        user_id: &str,
+        workshop_slug: &str,
+        reserved_before: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM workshop_attendance
+             WHERE user_id = $1 AND workshop_slug = $2 AND status = 'reserved'
+               AND ($3::timestamptz IS NULL OR reserved_at < $3)",
+        )
+        .bind(user_id)
+        .bind(workshop_slug)
+        .bind(reserved_before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if deleted == 1 {
+            sqlx::query("UPDATE workshop_pool SET claimed = claimed - 1 WHERE workshop_slug = $1")
+                .bind(workshop_slug)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(deleted == 1)
+    }
 }
 
 /// The advisory lock key of the background work (any constant shared by all replicas).
@@ -225,23 +255,7 @@ impl Store for PgStore {
     }
 
     async fn release_claim(&self, user_id: &str, workshop_slug: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query(
-            "DELETE FROM workshop_attendance WHERE user_id = $1 AND workshop_slug = $2 AND status = 'reserved'",
-        )
-        .bind(user_id)
-        .bind(workshop_slug)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if deleted == 1 {
-            sqlx::query("UPDATE workshop_pool SET claimed = claimed - 1 WHERE workshop_slug = $1")
-                .bind(workshop_slug)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.release_reserved(user_id, workshop_slug, None).await.map(|_| ())
     }
 
     async fn attendance(&self, user_id: &str, workshop_slug: &str) -> StoreResult<Option<Attendance>> {
@@ -502,25 +516,7 @@ impl Store for PgStore {
         workshop_slug: &str,
         reserved_before: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query(
-            "DELETE FROM workshop_attendance
-             WHERE user_id = $1 AND workshop_slug = $2 AND status = 'reserved' AND reserved_at < $3",
-        )
-        .bind(user_id)
-        .bind(workshop_slug)
-        .bind(reserved_before)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if deleted == 1 {
-            sqlx::query("UPDATE workshop_pool SET claimed = claimed - 1 WHERE workshop_slug = $1")
-                .bind(workshop_slug)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(deleted == 1)
+        self.release_reserved(user_id, workshop_slug, Some(reserved_before)).await
     }
 
     async fn record_orphan(
