@@ -1,7 +1,7 @@
 //! The HTML shell, the router, and the header every page shares.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -11,6 +11,7 @@ use crate::site::load_site_info;
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_content_security_policy();
+    let (options, stylesheet) = hashed_names(options);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -19,6 +20,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // In the shell, not in `App`: only the server knows the hashed name.
+                <link rel="stylesheet" id="leptos" href=stylesheet/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -28,6 +31,46 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The stylesheet's address, and the options `HydrationScripts` names the JS and WASM from. A site
+/// built with `hash-files` (hashes in `hash.txt` beside the server binary, where leptos reads them)
+/// gets the hashed names even where LEPTOS_HASH_FILES is not set; the server caches those for a year.
+#[cfg(feature = "ssr")]
+fn hashed_names(mut options: LeptosOptions) -> (LeptosOptions, String) {
+    // Read for every page, as leptos does: `cargo leptos watch` rebuilds the WASM and CSS under
+    // new names without restarting the server.
+    let name = match css_hash(&options) {
+        Some(hash) => {
+            options.hash_files = true;
+            format!("{}.{hash}", options.output_name)
+        }
+        None => options.output_name.to_string(),
+    };
+    let href = format!("/{}/{name}.css", options.site_pkg_dir);
+    (options, href)
+}
+
+/// The CSS hash from `hash.txt`, when every file it names is in the site (after a rebuild without
+/// hashes, a stale hash.txt names files that are gone).
+#[cfg(feature = "ssr")]
+fn css_hash(options: &LeptosOptions) -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let text = std::fs::read_to_string(exe.parent()?.join(&*options.hash_file)).ok()?;
+    let hashes: Vec<(&str, &str)> =
+        text.lines().filter_map(|line| line.split_once(':')).map(|(k, h)| (k.trim(), h.trim())).collect();
+    let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let present = |(kind, hash): &(&str, &str)| pkg.join(format!("{}.{hash}.{kind}", options.output_name)).is_file();
+    if !["js", "wasm", "css"].iter().all(|kind| hashes.iter().any(|e| e.0 == *kind && present(e))) {
+        return None;
+    }
+    hashes.iter().find(|(kind, _)| *kind == "css").map(|(_, hash)| hash.to_string())
+}
+
+#[cfg(not(feature = "ssr"))]
+fn hashed_names(options: LeptosOptions) -> (LeptosOptions, String) {
+    let href = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+    (options, href)
 }
 
 /// The page's Content-Security-Policy: scripts only from this site or with this response's nonce
@@ -54,7 +97,6 @@ fn set_content_security_policy() {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/minter.css"/>
         <Title text="Workshop keys"/>
         <Router>
             <SiteHeader/>

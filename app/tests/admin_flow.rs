@@ -290,3 +290,24 @@ async fn sync_of_300_keys_lists_in_pages_of_100() {
     println!("admin table of {} rows: {} bytes of JSON, read in {:?}", table.rows.len(), json.len(), started.elapsed());
     assert_eq!(table.summary.spent_usd, (0..300).map(|i| Decimal::new(i, 3)).sum::<Decimal>());
 }
+
+/// Start-up makes the guardrail of every workshop that can still be claimed, so a burst at the
+/// opening does not queue behind it: the first claim is then two calls, like every other.
+#[tokio::test]
+async fn start_up_prepares_guardrails_of_claimable_workshops_only() {
+    let h = harness().await; // demo mode: the demo-only workshops are there too
+    app::claim::mint::prepare_guardrails(&h.state).await;
+    let names: Vec<String> = h.simulator.guardrails().into_iter().map(|g| g.name).collect();
+    assert!(names.contains(&"workshop-demo".to_string()), "{names:?}");
+    assert!(names.contains(&"workshop-demo-upcoming".to_string()), "opens later: still claimable, {names:?}");
+    assert!(!names.contains(&"workshop-demo-closed".to_string()), "claims closed: nothing to prepare, {names:?}");
+
+    // A second start finds them stored and creates nothing.
+    app::claim::mint::prepare_guardrails(&h.state).await;
+    assert_eq!(h.simulator.guardrails().len(), names.len());
+
+    let demo = h.state.workshop("demo").unwrap();
+    let before = h.simulator.request_count();
+    claim(&h.state, &user(&h.state, "first").await, demo, false, now()).await.unwrap();
+    assert_eq!(h.simulator.request_count() - before, 2, "create key + assign");
+}

@@ -72,11 +72,11 @@ async fn later_claims_reuse_the_stored_guardrail_two_calls_each() {
 }
 
 #[tokio::test]
-async fn twenty_parallel_submits_yield_exactly_one_key() {
+async fn fifty_parallel_submits_yield_exactly_one_key() {
     let h = harness().await;
     let w = workshop(10);
     let ada = user(&h.state, "ada").await;
-    let tasks: Vec<_> = (0..20)
+    let tasks: Vec<_> = (0..50)
         .map(|_| {
             let (state, ada, w) = (h.state.clone(), ada.clone(), w.clone());
             tokio::spawn(async move { claim(&state, &ada, &w, false, now()).await })
@@ -86,9 +86,11 @@ async fn twenty_parallel_submits_yield_exactly_one_key() {
     for task in tasks {
         keys.push(task.await.unwrap().unwrap().or_key_plaintext.unwrap());
     }
+    assert_eq!(keys.len(), 50);
     keys.dedup();
     assert_eq!(keys.len(), 1, "every submit sees the same key");
     assert_eq!(h.simulator.key_count(), 1, "OpenRouter minted once");
+    assert_eq!(h.simulator.request_log().iter().filter(|r| *r == "POST /keys").count(), 1, "and was asked once");
     assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 1);
 }
 
@@ -118,6 +120,84 @@ async fn first_claims_racing_create_one_guardrail_and_the_pool_is_exact() {
     assert_eq!((ok, full), (5, 7));
     assert_eq!(h.simulator.key_count(), 5);
     assert_eq!(h.simulator.guardrails().len(), 1);
+}
+
+/// 300 attendees race for a pool of 100 (max_keys 100; cap $200 / budget $2 = 100 as well, so a
+/// 101st key would break the pool rule too), on SQLite and on Postgres: exactly 100 keys, 100
+/// minted rows, 200 "full", and at no moment during the race more enabled keys than the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_attendees_race_for_one_hundred_keys_on_both_databases() {
+    for (store, db) in support::db::both_databases().await {
+        let db = db.name;
+        let h = support::flow::harness_on(store).await;
+        let mut w = workshop(100);
+        w.openrouter.guardrail.cap_usd = 200.into();
+        assert_eq!(w.pool_size(), 100);
+        let (budget, cap) = (2.0, 200.0);
+        let mut users = Vec::new();
+        for i in 0..300 {
+            users.push(user(&h.state, &format!("racer{i}")).await);
+        }
+
+        // Samples OpenRouter's side of the pool rule while the race runs.
+        let racing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let watcher = {
+            let (simulator, racing) = (h.simulator.clone(), racing.clone());
+            tokio::spawn(async move {
+                let (mut samples, mut most) = (0u32, 0usize);
+                while racing.load(std::sync::atomic::Ordering::SeqCst) {
+                    most = most.max(simulator.keys().iter().filter(|k| !k.info.disabled).count());
+                    samples += 1;
+                    tokio::time::sleep(StdDuration::from_millis(2)).await;
+                }
+                (samples, most)
+            })
+        };
+        let tasks: Vec<_> = users
+            .into_iter()
+            .map(|u| {
+                let (state, w) = (h.state.clone(), w.clone());
+                tokio::spawn(async move { claim(&state, &u, &w, false, now()).await })
+            })
+            .collect();
+        let (mut minted, mut full) = (Vec::new(), 0);
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(row) => minted.push(row),
+                Err(ClaimError::PoolFull) => full += 1,
+                Err(other) => panic!("{db}: unexpected {other:?}"),
+            }
+        }
+        racing.store(false, std::sync::atomic::Ordering::SeqCst);
+        let (samples, most_enabled) = watcher.await.unwrap();
+
+        assert_eq!((minted.len(), full), (100, 200), "{db}");
+        let keys = h.simulator.keys();
+        assert_eq!(keys.len(), 100, "{db}: exactly 100 keys at OpenRouter");
+        assert!(keys.iter().all(|k| !k.info.disabled && k.info.limit == Some(budget)), "{db}");
+        let limits: f64 = keys.iter().filter_map(|k| k.info.limit).sum();
+        assert!(limits <= cap, "{db}: keys × budget = {limits} > cap {cap}");
+        assert!(
+            samples > 1 && most_enabled as f64 * budget <= cap,
+            "{db}: {most_enabled} keys at once ({samples} samples)"
+        );
+        let guardrails = h.simulator.guardrails();
+        assert_eq!(guardrails.len(), 1, "{db}");
+        assert!(keys.iter().all(|k| k.guardrail_id.as_deref() == Some(guardrails[0].id.as_str())), "{db}: all bound");
+
+        let rows = h.state.store.workshop_attendance("flow").await.unwrap();
+        assert_eq!(rows.len(), 100, "{db}: 100 rows");
+        assert!(rows.iter().all(|(_, row)| row.status == ClaimStatus::Minted), "{db}: all minted");
+        let mut stored: Vec<_> = rows.iter().map(|(_, row)| row.or_key_hash.clone().unwrap()).collect();
+        let mut live: Vec<_> = keys.iter().map(|k| k.info.hash.clone()).collect();
+        stored.sort();
+        live.sort();
+        assert_eq!(stored, live, "{db}: each row holds one of the keys, each key is one row's");
+        let mut told: Vec<_> = minted.iter().map(|row| row.or_key_hash.clone().unwrap()).collect();
+        told.sort();
+        assert_eq!(told, live, "{db}: each winner was told their own key");
+        assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 100, "{db}");
+    }
 }
 
 #[tokio::test]
@@ -274,6 +354,12 @@ async fn consent_is_stored_only_when_ticked() {
     assert_eq!(yes.marketing_opted_in_workshop.as_deref(), Some("flow"));
     assert!(yes.marketing_opted_in_at.is_some());
     assert!(!h.state.store.attendee(&no.user_id).await.unwrap().unwrap().marketing_opted_in);
+
+    // A claim the pool refuses records nothing, consent included.
+    let full = workshop(2);
+    let late = user(&h.state, "late").await;
+    assert_eq!(claim(&h.state, &late, &full, true, now()).await.unwrap_err(), ClaimError::PoolFull);
+    assert!(!h.state.store.attendee(&late.user_id).await.unwrap().unwrap().marketing_opted_in);
 }
 
 /// One fault on one call of a first claim, and what the attendee must end with.
@@ -384,6 +470,163 @@ async fn connection_refused_is_try_again_with_nothing_written() {
     assert_eq!(claim(&state, &ada, &workshop(10), false, now()).await.unwrap_err(), ClaimError::Busy);
     assert!(state.store.attendance(&ada.user_id, "flow").await.unwrap().is_none());
     assert_eq!(state.store.claimed_count("flow").await.unwrap(), 0);
+}
+
+/// A real database fault on the write that saves the key (a trigger raises on the UPDATE that
+/// sets the key hash), on SQLite and Postgres: OpenRouter created the key, the database refused
+/// it. The attendee is told something went wrong (never that they have a key), the new key is
+/// deleted at OpenRouter and the slot given back; once the database takes writes again the same
+/// attendee claims and gets exactly one working key.
+#[tokio::test]
+async fn a_refused_save_deletes_the_new_key_and_gives_the_slot_back() {
+    for (store, db) in support::db::both_databases().await {
+        let name = db.name;
+        let h = support::flow::harness_on(store).await;
+        let w = workshop(10);
+        let ada = user(&h.state, "ada").await;
+        db.refuse_setting("or_key_hash").await;
+
+        assert_eq!(claim(&h.state, &ada, &w, false, now()).await.unwrap_err(), ClaimError::Internal, "{name}");
+        let created = h.simulator.request_log().iter().filter(|r| *r == "POST /keys").count();
+        assert_eq!(created, 1, "{name}: the key had been created");
+        assert_eq!(h.simulator.key_count(), 0, "{name}: and is deleted, not left enabled");
+        assert!(h.state.store.attendance(&ada.user_id, "flow").await.unwrap().is_none(), "{name}: no row");
+        assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 0, "{name}: slot released");
+
+        db.allow_setting("or_key_hash").await;
+        let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
+        let keys = h.simulator.keys();
+        assert_eq!(keys.len(), 1, "{name}: exactly one key");
+        assert_eq!(row.or_key_hash.as_deref(), Some(keys[0].info.hash.as_str()), "{name}");
+        assert!(row.is_bound() && keys[0].guardrail_id.is_some(), "{name}: bound");
+        assert_eq!(chat_status(&h.base_url, &row.or_key_plaintext.unwrap()).await, 200, "{name}: the key works");
+        assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 1, "{name}");
+    }
+}
+
+/// The save is refused and OpenRouter refuses to delete the unsaved key too: the attendee is
+/// still only told to try again; the key stays enabled until the background's orphan check
+/// (after its grace period, here reached by ageing the key's creation time) disables it.
+#[tokio::test]
+async fn an_unsaved_key_that_cannot_be_deleted_is_disabled_by_the_orphan_check() {
+    use app::background::{orphans::GRACE, run_once};
+    let (store, db) = support::db::sqlite_store().await;
+    let h = support::flow::harness_on(store).await;
+    let db = support::db::TestDb::sqlite(db);
+    let w = workshop(10);
+    let ada = user(&h.state, "ada").await;
+    db.refuse_setting("or_key_hash").await;
+    h.simulator.fail_next("DELETE ^/keys/", 500, 10);
+
+    assert_eq!(claim(&h.state, &ada, &w, false, now()).await.unwrap_err(), ClaimError::Internal);
+    h.simulator.clear_faults();
+    let orphan = h.simulator.keys().pop().expect("the undeletable key");
+    assert!(!orphan.info.disabled);
+    assert!(h.state.store.attendance(&ada.user_id, "flow").await.unwrap().is_none());
+
+    // Within the grace period the orphan check leaves it alone (a claim may still be saving it).
+    assert_eq!(run_once(&h.state, &[&w], now()).await.unwrap().orphans_disabled, 0);
+    // Ten minutes later, as far as the key's age is concerned.
+    h.simulator.set_key_created_at(&orphan.info.hash, now() - GRACE - Duration::seconds(1));
+    assert_eq!(run_once(&h.state, &[&w], now()).await.unwrap().orphans_disabled, 1);
+    assert!(h.simulator.keys().iter().all(|k| k.info.disabled), "the orphan is disabled");
+    assert_eq!(h.state.store.orphans_fixed("flow").await.unwrap(), 1);
+
+    db.allow_setting("or_key_hash").await;
+    let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
+    assert_eq!(chat_status(&h.base_url, &row.or_key_plaintext.unwrap()).await, 200);
+    let enabled: Vec<_> = h.simulator.keys().into_iter().filter(|k| !k.info.disabled).collect();
+    assert_eq!(enabled.len(), 1);
+    assert_eq!(row.or_key_hash.as_deref(), Some(enabled[0].info.hash.as_str()));
+}
+
+/// The reservation vanishes while its key is being created (released as stale by the background,
+/// or forgotten by a Postgres crash with its asynchronous commit): the save finds no reserved row,
+/// so the new key, which nobody will be shown, is deleted at once and the attendee told to try
+/// again. The retry mints exactly one working key. Both databases.
+#[tokio::test]
+async fn a_reservation_gone_before_its_key_is_saved_deletes_the_key() {
+    for (store, db) in support::db::both_databases().await {
+        let name = db.name;
+        let h = support::flow::harness_on(store).await;
+        let w = workshop(10);
+        let ada = user(&h.state, "ada").await;
+        h.simulator.apply_fault_spec("POST ^/keys$=latency 150ms").unwrap();
+
+        let claiming = tokio::spawn({
+            let (state, ada, w) = (h.state.clone(), ada.clone(), w.clone());
+            async move { claim(&state, &ada, &w, false, now()).await }
+        });
+        // The create call has reached OpenRouter (it answers after 150 ms): the slot goes away.
+        while h.simulator.requests_matching("POST", "/keys") == 0 {
+            tokio::time::sleep(StdDuration::from_millis(5)).await;
+        }
+        h.state.store.release_claim(&ada.user_id, "flow").await.unwrap();
+
+        assert_eq!(claiming.await.unwrap().unwrap_err(), ClaimError::Internal, "{name}");
+        assert_eq!(h.simulator.requests_matching("DELETE", "/keys/"), 1, "{name}: the new key is deleted");
+        assert_eq!(h.simulator.key_count(), 0, "{name}");
+        assert!(h.state.store.attendance(&ada.user_id, "flow").await.unwrap().is_none(), "{name}: no row");
+        assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 0, "{name}: no slot taken");
+
+        h.simulator.clear_faults();
+        let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
+        assert_eq!(h.simulator.key_count(), 1, "{name}: exactly one key");
+        assert_eq!(chat_status(&h.base_url, &row.or_key_plaintext.unwrap()).await, 200, "{name}: the key works");
+    }
+}
+
+/// The key's save commits, but its answer is lost on the way back (a proxy in front of Postgres
+/// swallows it and cuts the connection): the claim reads the row back, finds its key there and
+/// goes on. One key, bound, shown to the attendee; nothing deleted.
+#[tokio::test]
+async fn a_save_whose_answer_is_lost_is_found_committed_and_the_claim_goes_on() {
+    use support::lost_answer::{postgres_addr, via, LosingProxy};
+    let (_direct, db) = support::db::postgres_store().await;
+    let proxy = LosingProxy::start(postgres_addr(&db.url())).await;
+    let store = app::store::connect(&via(&db.url(), proxy.addr)).await.unwrap();
+    let h = support::flow::harness_on(store).await;
+    let w = workshop(10);
+    let ada = user(&h.state, "ada").await;
+    // Only the save carries a key's plaintext to the database.
+    proxy.lose_answer_to(b"sk-or-v1-");
+
+    let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
+    assert_eq!(proxy.answers_lost(), 1, "the save's answer was lost");
+    let keys = h.simulator.keys();
+    assert_eq!(keys.len(), 1, "the key was kept");
+    assert_eq!(row.or_key_hash.as_deref(), Some(keys[0].info.hash.as_str()));
+    assert!(row.is_bound() && keys[0].guardrail_id.is_some());
+    assert_eq!(chat_status(&h.base_url, &row.or_key_plaintext.unwrap()).await, 200);
+    assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 1);
+}
+
+/// The write after the assignment (marking the row bound) is refused by the database: the key is
+/// saved and bound at OpenRouter, so the attendee gets it; the row stays unbound until the
+/// background's next round assigns it again (idempotent) and records it.
+#[tokio::test]
+async fn a_refused_bound_mark_still_gives_the_key_and_the_background_records_it() {
+    use app::background::run_once;
+    for (store, db) in support::db::both_databases().await {
+        let name = db.name;
+        let h = support::flow::harness_on(store).await;
+        let w = workshop(10);
+        let ada = user(&h.state, "ada").await;
+        db.refuse_setting("guardrail_attached_at").await;
+
+        let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
+        assert!(!row.is_bound(), "{name}: the row could not be marked bound");
+        let keys = h.simulator.keys();
+        assert_eq!(keys.len(), 1, "{name}");
+        assert!(keys[0].guardrail_id.is_some(), "{name}: bound at OpenRouter");
+        assert_eq!(row.or_key_hash.as_deref(), Some(keys[0].info.hash.as_str()), "{name}");
+        assert_eq!(chat_status(&h.base_url, row.or_key_plaintext.as_deref().unwrap()).await, 200, "{name}");
+
+        db.allow_setting("guardrail_attached_at").await;
+        assert_eq!(run_once(&h.state, &[&w], now()).await.unwrap().rebound, 1, "{name}");
+        assert!(h.state.store.attendance(&ada.user_id, "flow").await.unwrap().unwrap().is_bound(), "{name}");
+        assert_eq!(h.simulator.key_count(), 1, "{name}: still one key");
+    }
 }
 
 /// Two server replicas (separate processes' state, one database) racing at the first claim.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use rust_decimal::Decimal;
 
-use app::store::{AttendeeProfile, ClaimStatus, MintedKey, NewReservation, Reservation, Store};
+use app::store::{AttendeeProfile, ClaimStatus, MintedKey, NewReservation, Reservation, Store, StoreError};
 use support::db::{postgres_store, sqlite_store};
 
 fn profile(id: &str) -> AttendeeProfile {
@@ -117,6 +117,71 @@ contract!(reserve_mint_bind_round_trip, |store: Arc<dyn Store>| async move {
     store.release_claim(&p.user_id, "demo").await.unwrap();
     assert!(store.attendance(&p.user_id, "demo").await.unwrap().is_some());
     assert_eq!(store.claimed_count("demo").await.unwrap(), 1);
+});
+
+contract!(a_key_fills_only_a_reservation, |store: Arc<dyn Store>| async move {
+    let p = profile("late");
+    store.upsert_attendee(&p, Utc::now()).await.unwrap();
+    let key = |hash: &str| MintedKey { hash: hash.into(), plaintext: format!("sk-or-v1-{hash}") };
+    // No reservation (never made, or released as stale while the key was being created).
+    let err = store.save_minted_key(&p.user_id, "w", &key("h0")).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotReserved), "{err:?}");
+    assert!(store.attendance(&p.user_id, "w").await.unwrap().is_none(), "no row is created");
+
+    store.reserve_claim(&reservation(&p, "w"), 10, FRESH).await.unwrap();
+    store.save_minted_key(&p.user_id, "w", &key("h1")).await.unwrap();
+    // A second key for the same claim does not replace the one the attendee was shown.
+    let err = store.save_minted_key(&p.user_id, "w", &key("h2")).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotReserved), "{err:?}");
+    let row = store.attendance(&p.user_id, "w").await.unwrap().unwrap();
+    assert_eq!(row.or_key_hash.as_deref(), Some("h1"));
+    assert_eq!(row.or_key_plaintext.as_deref(), Some("sk-or-v1-h1"));
+});
+
+contract!(parallel_reservations_take_one_slot_per_person, |store: Arc<dyn Store>| async move {
+    // One attendee submitting twenty times at once: one reservation, the rest see it.
+    let ada = profile("ada");
+    store.upsert_attendee(&ada, Utc::now()).await.unwrap();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (store, r) = (store.clone(), reservation(&ada, "w"));
+            tokio::spawn(async move { store.reserve_claim(&r, 10, FRESH).await.unwrap() })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    let reserved = outcomes.iter().filter(|o| matches!(o, Reservation::Reserved(_))).count();
+    let existing = outcomes.iter().filter(|o| matches!(o, Reservation::Existing(_))).count();
+    assert_eq!((reserved, existing), (1, 19), "{outcomes:?}");
+    assert_eq!(store.claimed_count("w").await.unwrap(), 1);
+
+    // One person signed in twice (GitHub and Google, one address) claiming with both at once,
+    // in ten workshops: each workshop gets exactly one of them, the other is told why.
+    let twin = |id: &str, provider: &str| AttendeeProfile {
+        user_id: format!("{provider}|{id}"),
+        auth_provider: provider.into(),
+        ..profile("grace")
+    };
+    let (github, google) = (twin("1", "github"), twin("2", "google"));
+    for p in [&github, &google] {
+        store.upsert_attendee(p, Utc::now()).await.unwrap();
+    }
+    for n in 0..10 {
+        let slug = format!("twins-{n}");
+        let (ra, rb) = (reservation(&github, &slug), reservation(&google, &slug));
+        let (a, b) = tokio::join!(store.reserve_claim(&ra, 10, FRESH), store.reserve_claim(&rb, 10, FRESH));
+        let mut outcomes = [a.unwrap(), b.unwrap()].map(|o| match o {
+            Reservation::Reserved(_) => "reserved".to_string(),
+            Reservation::ClaimedWithOtherSignIn { auth_provider } => format!("refused: {auth_provider}"),
+            other => format!("{other:?}"),
+        });
+        outcomes.sort();
+        assert!(outcomes[0] == "refused: github" || outcomes[0] == "refused: google", "{slug}: {outcomes:?}");
+        assert_eq!(outcomes[1], "reserved", "{slug}");
+        assert_eq!(store.claimed_count(&slug).await.unwrap(), 1, "{slug}");
+    }
 });
 
 contract!(release_gives_the_slot_back, |store: Arc<dyn Store>| async move {

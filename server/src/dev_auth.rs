@@ -39,9 +39,11 @@ async fn form(Query(query): Query<NextQuery>) -> Html<String> {
 async fn sign_in(State(state): State<AppState>, jar: CookieJar, Form(form): Form<SignInForm>) -> Response {
     let next = safe_next_path(form.next.as_deref().unwrap_or("/"));
     let (email, name) = (form.email.trim(), form.name.trim());
-    let problem = if !looks_like_email(email) {
+    // Bytes that were not UTF-8 arrive as U+FFFD (the form decoder is lossy); never a person's.
+    let garbled = |text: &str| text.chars().any(|c| c == char::REPLACEMENT_CHARACTER || c.is_control());
+    let problem = if !looks_like_email(email) || garbled(email) {
         Some("Please enter a valid email address.")
-    } else if name.is_empty() || name.chars().count() > 100 {
+    } else if name.is_empty() || name.chars().count() > 100 || garbled(name) {
         Some("Please enter your name (at most 100 characters).")
     } else {
         None

@@ -9,7 +9,9 @@ mod dev_auth;
 pub mod metrics_endpoint;
 mod plain_page;
 mod security_headers;
+mod server_fn_input;
 mod sign_in;
+mod static_files;
 pub mod validate;
 
 use std::sync::Arc;
@@ -83,7 +85,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*fn_name}", get(server_fn).post(server_fn))
         .route("/healthz", get(healthz))
         .merge(sign_in::routes())
-        .merge(admin_exports::routes());
+        .merge(admin_exports::routes())
+        .merge(static_files::routes(&state));
     if state.demo {
         router = router.merge(dev_auth::routes()).merge(demo_faults::routes());
     }
@@ -101,20 +104,22 @@ pub fn router(state: AppState) -> Router {
             },
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(server_fn_input::check))
         .layer(axum::middleware::from_fn_with_state(
             cross_site::PublicOrigin::of(state.sign_in.public_url()),
             cross_site::refuse_cross_site_posts,
         ))
         .layer(axum::middleware::from_fn_with_state(state.limits.clone(), address_limit::limit))
-        .layer(axum::middleware::from_fn_with_state(
-            security_headers::Https(state.sign_in.public_url().starts_with("https://")),
-            security_headers::add,
-        ))
         // Brotli or gzip, as the browser accepts: the WASM shrinks to about a third.
         .layer(tower_http::compression::CompressionLayer::new())
         // Every form and server function here takes a few hundred bytes; a huge body is refused
         // (413) before anything reads it.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
+        // Outermost, so that every answer has them, the 413 above included.
+        .layer(axum::middleware::from_fn_with_state(
+            security_headers::Https(state.sign_in.public_url().starts_with("https://")),
+            security_headers::add,
+        ))
         .with_state(state)
 }
 

@@ -30,11 +30,11 @@ async fn main() {
         tokio::spawn(async move { axum::serve(listener, server::metrics_endpoint::router(handle)).await });
     }
     let state = server::build_state(&config, leptos_options).await.unwrap_or_else(|message| exit_with(&message));
-    // Drift repair at start-up: a deploy that changed a workshop's models, cap or interval
-    // patches its guardrail without waiting for the next claim.
+    // Guardrails at start-up: created before the first burst needs them, and a deploy that
+    // changed a workshop's models, cap or interval patches its guardrail without waiting.
     tokio::spawn({
         let state = state.clone();
-        async move { app::claim::mint::repair_all_drift(&state).await }
+        async move { app::claim::mint::prepare_guardrails(&state).await }
     });
     // Usage sync, in this process if it holds the background lock (no cron).
     app::background::spawn(state.clone(), config.usage_sync_every);

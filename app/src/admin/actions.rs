@@ -22,16 +22,25 @@ const MAX_NAME_CHARS: usize = 100;
 impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         warn!(error = %e, "storage failed during an admin action");
-        AdminError::Refused("Something went wrong on our side. Please try again.".into())
+        refused_with(500, "Something went wrong on our side. Please try again.")
     }
+}
+
+/// A refusal answered with `status` rather than 500: the request was understood and is not done.
+fn refused_with(status: u16, text: impl Into<String>) -> AdminError {
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        let status = axum::http::StatusCode::from_u16(status);
+        response.set_status(status.unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR));
+    }
+    AdminError::Refused(text.into())
 }
 
 fn openrouter_refused(what: &str, e: &OpenRouterError) -> AdminError {
     warn!(error = %e, "{what} failed");
     if e.is_retryable() {
-        AdminError::Refused(format!("OpenRouter is busy; {what} did not happen. Try again in a few seconds."))
+        refused_with(503, format!("OpenRouter is busy; {what} did not happen. Try again in a few seconds."))
     } else {
-        AdminError::Refused(format!("OpenRouter refused: {what} did not happen ({e})."))
+        refused_with(502, format!("OpenRouter refused: {what} did not happen ({e})."))
     }
 }
 
@@ -40,7 +49,7 @@ async fn keyed_row(state: &AppState, workshop: &Workshop, user_id: &str) -> Resu
     let row = state.store.attendance(user_id, &workshop.slug).await?.ok_or(AdminError::NotFound)?;
     match row.or_key_hash.clone() {
         Some(hash) => Ok((row, hash)),
-        None => Err(AdminError::Refused("This attendee's key is still being created.".into())),
+        None => Err(refused_with(409, "This attendee's key is still being created.")),
     }
 }
 
@@ -54,11 +63,9 @@ pub async fn retry_binding(state: &AppState, workshop: &Workshop, user_id: &str)
             info!(workshop = %workshop.slug, key_label = %row.key_label, "admin bound an unbound key");
             Ok(())
         }
-        Err(BindError::Disabled) => {
-            Err(AdminError::Refused("The key is disabled; rotate it to give a new one.".into()))
-        }
+        Err(BindError::Disabled) => Err(refused_with(409, "The key is disabled; rotate it to give a new one.")),
         Err(BindError::OpenRouter(e)) => Err(openrouter_refused("binding the key", &e)),
-        Err(e) => Err(AdminError::Refused(format!("Binding failed: {e}. The background keeps trying."))),
+        Err(e) => Err(refused_with(500, format!("Binding failed: {e}. The background keeps trying."))),
     }
 }
 
@@ -90,8 +97,9 @@ pub async fn rotate_key(state: &AppState, workshop: &Workshop, user_id: &str, ad
     let old_usage = Decimal::from_f64_retain(old.usage).unwrap_or_default().round_dp(4);
     let remaining = (row.limit_usd - old_usage).max(Decimal::ZERO);
     if remaining.is_zero() {
-        return Err(AdminError::Refused(
-            "The old key is disabled, but its budget is used up: there is nothing left to put on a new key.".into(),
+        return Err(refused_with(
+            409,
+            "The old key is disabled, but its budget is used up: there is nothing left to put on a new key.",
         ));
     }
     let label = key_label(&workshop.openrouter.key_label_prefix);
@@ -124,7 +132,7 @@ pub async fn rotate_key(state: &AppState, workshop: &Workshop, user_id: &str, ad
         if let Err(e) = state.openrouter.delete_key(&created.data.hash).await {
             warn!(error = %e, key_label = %label, "deleting the key of a lost rotation race failed; reconciliation will disable it");
         }
-        return Err(AdminError::Refused("Someone rotated this key at the same time; reload to see theirs.".into()));
+        return Err(refused_with(409, "Someone rotated this key at the same time; reload to see theirs."));
     }
     info!(workshop = %workshop.slug, old = %row.key_label, new = %label, admin, "admin rotated a key");
     let rotated = state.store.attendance(user_id, &workshop.slug).await?.ok_or(AdminError::NotFound)?;
@@ -152,10 +160,14 @@ pub async fn mint_for_someone(
 ) -> Result<HandedKey, AdminError> {
     let (email, name) = (email.trim(), name.trim());
     if !looks_like_email(email) {
-        return Err(AdminError::Refused("Enter the attendee's email address, like ada@example.org.".into()));
+        return Err(refused_with(422, "Enter the attendee's email address, like ada@example.org."));
     }
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(AdminError::Refused(format!("Enter the attendee's name (1 to {MAX_NAME_CHARS} characters).")));
+        return Err(refused_with(422, format!("Enter the attendee's name (1 to {MAX_NAME_CHARS} characters).")));
+    }
+    // A workshop not taking claims refuses before anything is written (no attendee row either).
+    if let Some(error) = ClaimError::for_window(&workshop.window_state(Utc::now())) {
+        return Err(refused_with(error.status(), error.to_string()));
     }
     let normalized = normalize_email(email);
     let profile = AttendeeProfile {
@@ -174,14 +186,16 @@ pub async fn mint_for_someone(
         provider: ORGANISER_PROVIDER.into(),
     };
     let row = mint::claim(state, &user, workshop, false, now).await.map_err(|e| match e {
-        ClaimError::ClaimedWithOtherSignIn { provider } => AdminError::Refused(format!(
-            "{email} already has a key for this workshop (signed in with {}); they see it on the workshop page.",
-            provider_label(&provider)
-        )),
-        other => AdminError::Refused(other.to_string()),
+        ClaimError::ClaimedWithOtherSignIn { provider } => refused_with(
+            409,
+            format!(
+                "{email} already has a key for this workshop (signed in with {}); they see it on the workshop page.",
+                provider_label(&provider)
+            ),
+        ),
+        other => refused_with(other.status(), other.to_string()),
     })?;
-    let key =
-        mint::my_key(row).ok_or_else(|| AdminError::Refused("The key is still being created; try again.".into()))?;
+    let key = mint::my_key(row).ok_or_else(|| refused_with(409, "The key is still being created; try again."))?;
     info!(workshop = %workshop.slug, key_label = %key.key_label, admin, "admin minted a key for someone");
     Ok(HandedKey {
         name: profile.display_name,
@@ -195,7 +209,7 @@ pub async fn mint_for_someone(
 pub async fn sync_now(state: &AppState, workshop: &Workshop) -> Result<SyncSummary, AdminError> {
     let report = crate::background::run_once(state, &[workshop], Utc::now()).await.map_err(|e| {
         warn!(workshop = %workshop.slug, error = %e, "sync now failed");
-        AdminError::Refused("The sync failed (OpenRouter did not answer); the background tries again soon.".into())
+        refused_with(503, "The sync failed (OpenRouter did not answer); the background tries again soon.")
     })?;
     Ok(SyncSummary {
         list_calls: report.list_calls,

@@ -65,6 +65,33 @@ impl ClaimError {
     }
 }
 
+impl ClaimError {
+    /// The HTTP status a server function answers with this error (the body says which).
+    pub fn status(&self) -> u16 {
+        match self {
+            ClaimError::NotSignedIn => 401,
+            ClaimError::UnknownWorkshop | ClaimError::NoKeyYet => 404,
+            ClaimError::Inactive | ClaimError::NotOpenYet { .. } | ClaimError::Closed | ClaimError::Paused => 403,
+            ClaimError::PoolFull | ClaimError::ClaimedWithOtherSignIn { .. } | ClaimError::InProgress => 409,
+            ClaimError::TooManyAttempts => 429,
+            ClaimError::Busy => 503,
+            ClaimError::Internal => 500,
+            ClaimError::Request(_) => 400,
+        }
+    }
+
+    /// Why a workshop in this window state takes no claims; `None` while it is open.
+    pub fn for_window(window: &crate::workshops::WindowState) -> Option<ClaimError> {
+        use crate::workshops::WindowState;
+        match *window {
+            WindowState::Open { .. } => None,
+            WindowState::NotYetOpen { opens_at } => Some(ClaimError::NotOpenYet { opens_at }),
+            WindowState::Closed => Some(ClaimError::Closed),
+            WindowState::Inactive => Some(ClaimError::Inactive),
+        }
+    }
+}
+
 impl FromServerFnError for ClaimError {
     type Encoder = JsonEncoding;
 

@@ -60,9 +60,6 @@ async fn claim_once(
     if state.store.claims_pause(&workshop.slug).await?.is_some() {
         return Err(ClaimError::Paused);
     }
-    if marketing_consent {
-        state.store.record_marketing_consent(&user.user_id, &workshop.slug, now).await?;
-    }
     let reservation = NewReservation {
         user_id: user.user_id.clone(),
         workshop_slug: workshop.slug.clone(),
@@ -71,7 +68,13 @@ async fn claim_once(
         expires_at: workshop.key_expires_at(),
         now,
     };
-    match state.store.reserve_claim(&reservation, workshop.pool_size(), STALE_RESERVATION).await? {
+    let reserved = state.store.reserve_claim(&reservation, workshop.pool_size(), STALE_RESERVATION).await?;
+    // Consent travels with a claim the pool accepted: a refused claim writes nothing.
+    let refused = matches!(reserved, Reservation::PoolFull | Reservation::ClaimedWithOtherSignIn { .. });
+    if marketing_consent && !refused {
+        state.store.record_marketing_consent(&user.user_id, &workshop.slug, now).await?;
+    }
+    match reserved {
         Reservation::PoolFull => Err(ClaimError::PoolFull),
         Reservation::ClaimedWithOtherSignIn { auth_provider } => {
             Err(ClaimError::ClaimedWithOtherSignIn { provider: auth_provider })
@@ -147,13 +150,24 @@ async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<
         }
     };
     let hash = created.data.hash.clone();
-    state.store.save_minted_key(user_id, slug, &MintedKey { hash: hash.clone(), plaintext: created.key }).await?;
+    if let Err(e) =
+        state.store.save_minted_key(user_id, slug, &MintedKey { hash: hash.clone(), plaintext: created.key }).await
+    {
+        key_not_saved(state, workshop, &row, &hash, &e).await?;
+    }
     crate::metrics::key_minted(started.elapsed());
     // POST /keys ignores guardrail ids: binding is a separate call. If it fails the attendee
     // keeps the key (budget and expiry still bound it) and the row stays unbound for a retry.
     match state.openrouter.assign_keys_to_guardrail(&guardrail_id, std::slice::from_ref(&hash)).await {
         // The API answers 200 with a count; a key it did not find is simply not counted.
-        Ok(1) => state.store.mark_bound(user_id, slug, &guardrail_id, Utc::now()).await?,
+        Ok(1) => {
+            // The key is saved and bound at OpenRouter: a failure to record the binding costs the
+            // attendee nothing. The row stays unbound with its retry due, so the background's
+            // next round assigns it again (idempotent) and records it.
+            if let Err(e) = state.store.mark_bound(user_id, slug, &guardrail_id, Utc::now()).await {
+                warn!(workshop = slug, key_label = %row.key_label, error = %e, "recording the binding failed; the background will record it");
+            }
+        }
         outcome => {
             match outcome {
                 Ok(count) => {
@@ -170,6 +184,54 @@ async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<
     }
     info!(workshop = slug, key_label = %row.key_label, "key minted");
     state.store.attendance(user_id, slug).await?.ok_or(ClaimError::Internal)
+}
+
+/// Saving the key the attendee was just given failed. A failed write may still have committed
+/// (its answer lost), so the row decides: `Ok` when it holds `hash` after all, and the claim goes
+/// on. Otherwise the reservation is released first: that `DELETE` of the `reserved` row waits for
+/// (Postgres row lock) or follows (SQLite write lock) a write still in flight, so the row read
+/// after it is final. Still not holding `hash`, the key is deleted at OpenRouter (its plaintext is
+/// lost to us) and the attendee is told to try again, with their slot free. Whatever cannot be
+/// settled here (a read or the release fails, the delete fails) is left to reconciliation: the
+/// next claim takes a stale reservation over and deletes the keys named like it, and the
+/// background disables unknown keys older than its grace period. Either way the attendee is never
+/// told they have a key the database does not hold.
+async fn key_not_saved(
+    state: &AppState,
+    workshop: &Workshop,
+    row: &Attendance,
+    hash: &str,
+    error: &StoreError,
+) -> Result<(), ClaimError> {
+    let (user_id, slug, key_label) = (row.user_id.as_str(), workshop.slug.as_str(), row.key_label.as_str());
+    let holds_key = |saved: Option<Attendance>| saved.is_some_and(|saved| saved.or_key_hash.as_deref() == Some(hash));
+    warn!(workshop = slug, key_label, error = %error, "saving the minted key failed; checking the row");
+    let settled = async {
+        if holds_key(state.store.attendance(user_id, slug).await?) {
+            return Ok(true);
+        }
+        state.store.release_claim(user_id, slug).await?;
+        Ok::<_, StoreError>(holds_key(state.store.attendance(user_id, slug).await?))
+    };
+    match settled.await {
+        Ok(true) => {
+            info!(workshop = slug, key_label, "the key was saved after all");
+            Ok(())
+        }
+        Ok(false) => {
+            match state.openrouter.delete_key(hash).await {
+                Ok(()) => info!(workshop = slug, key_label, "deleted the unsaved key; the claim was released"),
+                Err(e) => {
+                    warn!(workshop = slug, key_label, error = %e, "deleting the unsaved key failed; the orphan check disables it")
+                }
+            }
+            Err(ClaimError::Internal)
+        }
+        Err(e) => {
+            warn!(workshop = slug, key_label, error = %e, "the row cannot be checked; the key is left to reconciliation");
+            Err(ClaimError::Internal)
+        }
+    }
 }
 
 /// How long one request may hold a workshop's guardrail lease (find-or-create takes seconds).
@@ -252,14 +314,23 @@ pub async fn repair_drift(state: &AppState, workshop: &Workshop, guardrail_id: &
     state.mark_guardrail_checked(slug);
 }
 
-/// At start-up: checks every current workshop whose guardrail exists against its YAML.
-pub async fn repair_all_drift(state: &AppState) {
+/// At start-up: makes sure every workshop that can still be claimed has its guardrail (so the
+/// first burst of claims does not queue behind creating it) and checks every current workshop's
+/// guardrail against its YAML. Failures only log; the claims retry on their own.
+pub async fn prepare_guardrails(state: &AppState) {
     let now = Utc::now();
     for workshop in state.workshops().iter().filter(|w| w.is_active && w.key_expires_at() > now) {
-        match state.store.guardrail_id(&workshop.slug).await {
+        let slug = workshop.slug.as_str();
+        if workshop.window_state(now) != WindowState::Closed {
+            if let Err(e) = ensure_guardrail(state, workshop).await {
+                warn!(workshop = slug, error = e.code(), "could not prepare the guardrail at start-up");
+            }
+            continue;
+        }
+        match state.store.guardrail_id(slug).await {
             Ok(Some(id)) => repair_drift(state, workshop, &id).await,
             Ok(None) => {}
-            Err(e) => warn!(workshop = %workshop.slug, error = %e, "could not read the stored guardrail id"),
+            Err(e) => warn!(workshop = slug, error = %e, "could not read the stored guardrail id"),
         }
     }
 }

@@ -107,9 +107,6 @@ pub async fn claim_key(slug: String, marketing_consent: Option<String>) -> Resul
         let user = user.ok_or(ClaimError::NotSignedIn)?;
         let workshop = workshop.ok_or(ClaimError::UnknownWorkshop)?;
         if !state.limits.allow_claim(&user.user_id) {
-            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(axum::http::StatusCode::TOO_MANY_REQUESTS);
-            }
             return Err(ClaimError::TooManyAttempts);
         }
         let consent = marketing_consent.is_some_and(|v| !v.is_empty());
@@ -117,10 +114,26 @@ pub async fn claim_key(slug: String, marketing_consent: Option<String>) -> Resul
         mint::my_key(row).ok_or(ClaimError::InProgress)
     }
     .await;
+    answer_status(&result);
     if let Some(workshop) = workshop {
         mint::redirect_plain_form(workshop, &result);
     }
     result
+}
+
+/// Answers a refused claim or key test with its status (401, 404, 403, 409, 429, …), not 500. A
+/// plain form post (the browser asked for HTML) keeps its redirect back to the page.
+#[cfg(feature = "ssr")]
+fn answer_status<T>(result: &Result<T, ClaimError>) {
+    use axum::http::{header::ACCEPT, request::Parts, StatusCode};
+
+    let accept = use_context::<Parts>().and_then(|parts| parts.headers.get(ACCEPT)?.to_str().ok().map(str::to_owned));
+    if accept.is_some_and(|accept| accept.contains("text/html")) {
+        return;
+    }
+    if let (Err(error), Some(response)) = (result, use_context::<leptos_axum::ResponseOptions>()) {
+        response.set_status(StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    }
 }
 
 /// "Test my key": a minimal request with the attendee's own key to the workshop's cheapest
@@ -130,12 +143,17 @@ pub async fn check_my_key(slug: String) -> Result<KeyCheck, ClaimError> {
     use crate::state::app_state;
 
     let state = app_state().map_err(ClaimError::from_server_fn_error)?;
-    let user = crate::auth::require_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
-    let workshop = state.workshop(&slug).ok_or(ClaimError::UnknownWorkshop)?;
-    let key = state.store.attendance(&user.user_id, &slug).await?.and_then(|row| row.or_key_plaintext);
-    let key = key.ok_or(ClaimError::NoKeyYet)?;
-    let model = key_check::cheapest_model(&workshop.openrouter.models).ok_or(ClaimError::Internal)?;
-    let check = key_check::check_key(&state.openrouter, &key, &model.id).await;
-    mint::redirect_plain_form_to(&format!("/w/{slug}?key_test={}#key-test", check.code()));
-    Ok(check)
+    let result = async {
+        let user = crate::auth::require_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
+        let workshop = state.workshop(&slug).ok_or(ClaimError::UnknownWorkshop)?;
+        let key = state.store.attendance(&user.user_id, &slug).await?.and_then(|row| row.or_key_plaintext);
+        let key = key.ok_or(ClaimError::NoKeyYet)?;
+        let model = key_check::cheapest_model(&workshop.openrouter.models).ok_or(ClaimError::Internal)?;
+        let check = key_check::check_key(&state.openrouter, &key, &model.id).await;
+        mint::redirect_plain_form_to(&format!("/w/{slug}?key_test={}#key-test", check.code()));
+        Ok(check)
+    }
+    .await;
+    answer_status(&result);
+    result
 }

@@ -279,6 +279,17 @@ impl Simulator {
         true
     }
 
+    /// Sets a key's `created_at`, as if it had been created then: tests age a key past a grace
+    /// period instead of waiting for it. Returns false for an unknown hash.
+    pub fn set_key_created_at(&self, hash: &str, created_at: DateTime<Utc>) -> bool {
+        let mut st = self.lock();
+        let Some(k) = st.keys.iter_mut().find(|k| k.hash == hash) else {
+            return false;
+        };
+        k.created_at = format_utc(&created_at);
+        true
+    }
+
     /// Price `/chat/completions` charges for `model`, in USD per million input (prompt) and
     /// output (completion) tokens. Other models cost [`DEFAULT_PRICE_PER_MTOK`].
     pub fn set_model_price(&self, model: &str, in_per_mtok_usd: f64, out_per_mtok_usd: f64) {

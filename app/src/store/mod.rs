@@ -24,6 +24,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported DATABASE_URL (expected postgres://… or sqlite:…)")]
     UnsupportedUrl,
+    /// The claim's row is not (or no longer) a reservation: released as stale, or lost to a crash.
+    #[error("the claim is no longer reserved")]
+    NotReserved,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -214,6 +217,8 @@ pub trait Store: Send + Sync + 'static {
         pool_size: u32,
         stale_after: chrono::Duration,
     ) -> StoreResult<Reservation>;
+    /// Fills the claim's reservation with its key; `NotReserved` when there is no reserved row to
+    /// fill, so the caller deletes a key nobody will be shown.
     async fn save_minted_key(&self, user_id: &str, workshop_slug: &str, key: &MintedKey) -> StoreResult<()>;
     /// The key was assigned to the workshop's guardrail.
     async fn mark_bound(

@@ -151,6 +151,13 @@ impl Store for PgStore {
         stale_after: chrono::Duration,
     ) -> StoreResult<Reservation> {
         let mut tx = self.pool.begin().await?;
+        // Every claim of a workshop queues on its pool row until commit, so a commit that waited
+        // for the disk (3-4 ms here) would cap a burst at a few hundred claims a second. This
+        // transaction commits without waiting: a database crash may forget the last moment's
+        // reservations, slot and row together (the pool stays exact); such a claim then finds no
+        // reservation to save its key in, deletes the key and says so. The key itself is saved
+        // with a durable commit.
+        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
         if let Some(row) = sqlx::query(&format!("{SELECT_ATTENDANCE} FOR UPDATE"))
             .bind(&r.user_id)
             .bind(&r.workshop_slug)
@@ -162,28 +169,16 @@ impl Store for PgStore {
             tx.commit().await?;
             return Ok(outcome);
         }
-        sqlx::query("INSERT INTO workshop_pool (workshop_slug, claimed) VALUES ($1, 0) ON CONFLICT DO NOTHING")
-            .bind(&r.workshop_slug)
-            .execute(&mut *tx)
-            .await?;
-        // The row lock taken here serialises every claim of the workshop until commit, and
-        // Postgres re-checks `claimed < $2` after waiting for it: no claim past the pool.
-        let took_slot =
-            sqlx::query("UPDATE workshop_pool SET claimed = claimed + 1 WHERE workshop_slug = $1 AND claimed < $2")
-                .bind(&r.workshop_slug)
-                .bind(i64::from(pool_size))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
-        // Re-read under the pool lock: a parallel request of the same attendee may have won.
-        if let Some(row) =
-            sqlx::query(SELECT_ATTENDANCE).bind(&r.user_id).bind(&r.workshop_slug).fetch_optional(&mut *tx).await?
-        {
-            tx.rollback().await?;
-            return Ok(Reservation::Existing(attendance_from_row(&row)?));
-        }
-        // Also under the pool lock: one key per email address, whichever way its owner signs in.
+        // One key per email address, whichever way its owner signs in: claims under the same
+        // address queue on this lock (only they do), so the check below sees the other's row.
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || email_normalized, 0))
+             FROM attendees WHERE user_id = $2",
+        )
+        .bind(&r.workshop_slug)
+        .bind(&r.user_id)
+        .execute(&mut *tx)
+        .await?;
         if let Some(auth_provider) = sqlx::query_scalar::<_, String>(
             "SELECT a.auth_provider FROM workshop_attendance w JOIN attendees a ON a.user_id = w.user_id
              WHERE w.workshop_slug = $1 AND w.user_id <> $2
@@ -198,13 +193,11 @@ impl Store for PgStore {
             tx.rollback().await?;
             return Ok(Reservation::ClaimedWithOtherSignIn { auth_provider });
         }
-        if !took_slot {
-            tx.rollback().await?;
-            return Ok(Reservation::PoolFull);
-        }
-        let row = sqlx::query(
+        // A parallel request of the same attendee that inserted first makes this wait for its
+        // commit (primary key), then insert nothing: theirs is the claim.
+        let inserted = sqlx::query(
             "INSERT INTO workshop_attendance (user_id, workshop_slug, status, reserved_at, key_label, limit_usd, expires_at, attended_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $4) RETURNING *",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $4) ON CONFLICT DO NOTHING RETURNING *",
         )
         .bind(&r.user_id)
         .bind(&r.workshop_slug)
@@ -213,16 +206,48 @@ impl Store for PgStore {
         .bind(&r.key_label)
         .bind(r.limit_usd)
         .bind(r.expires_at)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        let Some(row) = inserted else {
+            tx.rollback().await?;
+            let existing = sqlx::query(SELECT_ATTENDANCE)
+                .bind(&r.user_id)
+                .bind(&r.workshop_slug)
+                .fetch_optional(&self.pool)
+                .await?;
+            return match existing {
+                Some(existing) => Ok(Reservation::Existing(attendance_from_row(&existing)?)),
+                // That claim failed meanwhile and gave its slot back: this one starts over.
+                None => self.reserve_claim(r, pool_size, stale_after).await,
+            };
+        };
+        // The slot last: every claim of the workshop queues on this row's lock, so it is held
+        // for this one statement and the commit only. Postgres re-checks `claimed < $2` after
+        // waiting for the lock: no claim past the pool.
+        sqlx::query("INSERT INTO workshop_pool (workshop_slug, claimed) VALUES ($1, 0) ON CONFLICT DO NOTHING")
+            .bind(&r.workshop_slug)
+            .execute(&mut *tx)
+            .await?;
+        let took_slot =
+            sqlx::query("UPDATE workshop_pool SET claimed = claimed + 1 WHERE workshop_slug = $1 AND claimed < $2")
+                .bind(&r.workshop_slug)
+                .bind(i64::from(pool_size))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+        if !took_slot {
+            tx.rollback().await?;
+            return Ok(Reservation::PoolFull);
+        }
         tx.commit().await?;
         Ok(Reservation::Reserved(attendance_from_row(&row)?))
     }
 
     async fn save_minted_key(&self, user_id: &str, workshop_slug: &str, key: &MintedKey) -> StoreResult<()> {
-        sqlx::query(
+        let saved = sqlx::query(
             "UPDATE workshop_attendance SET status = $3, or_key_hash = $4, or_key_plaintext = $5
-             WHERE user_id = $1 AND workshop_slug = $2",
+             WHERE user_id = $1 AND workshop_slug = $2 AND status = 'reserved'",
         )
         .bind(user_id)
         .bind(workshop_slug)
@@ -231,7 +256,10 @@ impl Store for PgStore {
         .bind(&key.plaintext)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        match saved.rows_affected() {
+            1 => Ok(()),
+            _ => Err(StoreError::NotReserved),
+        }
     }
 
     async fn mark_bound(

@@ -228,9 +228,9 @@ impl Store for SqliteStore {
     }
 
     async fn save_minted_key(&self, user_id: &str, workshop_slug: &str, key: &MintedKey) -> StoreResult<()> {
-        sqlx::query(
+        let saved = sqlx::query(
             "UPDATE workshop_attendance SET status = ?3, or_key_hash = ?4, or_key_plaintext = ?5
-             WHERE user_id = ?1 AND workshop_slug = ?2",
+             WHERE user_id = ?1 AND workshop_slug = ?2 AND status = 'reserved'",
         )
         .bind(user_id)
         .bind(workshop_slug)
@@ -239,7 +239,10 @@ impl Store for SqliteStore {
         .bind(&key.plaintext)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        match saved.rows_affected() {
+            1 => Ok(()),
+            _ => Err(StoreError::NotReserved),
+        }
     }
 
     async fn mark_bound(

@@ -21,14 +21,19 @@ pub struct Harness {
     pub state: AppState,
     pub simulator: Simulator,
     pub base_url: String,
-    pub _db: super::db::SqliteGuard,
+    pub _db: Box<dyn std::any::Any + Send>,
 }
 
 pub async fn harness() -> Harness {
     let (store, db) = super::db::sqlite_store().await;
+    Harness { _db: Box::new(db), ..harness_on(store).await }
+}
+
+/// As [`harness`], over `store` (whose database the caller keeps).
+pub async fn harness_on(store: Arc<dyn app::store::Store>) -> Harness {
     let spawned = Simulator::new(MGMT_KEY).spawn().await.unwrap();
     let state = AppState { simulator: Some(spawned.simulator.clone()), ..state_for(store, &spawned.base_url) };
-    Harness { state, simulator: spawned.simulator, base_url: spawned.base_url, _db: db }
+    Harness { state, simulator: spawned.simulator, base_url: spawned.base_url, _db: Box::new(()) }
 }
 
 /// A server's state (one replica) over `store`, with fast retries and a short timeout.

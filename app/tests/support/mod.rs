@@ -3,4 +3,5 @@
 
 pub mod db;
 pub mod flow;
+pub mod lost_answer;
 pub mod openrouter;

@@ -6,6 +6,7 @@ use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 
+use app::state::AppState;
 use server::config::Config;
 
 pub struct TestServer {
@@ -17,6 +18,11 @@ pub struct TestServer {
 impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The server's SQLite database (unless `DATABASE_URL` was given), for reading it directly.
+    pub fn sqlite_url(&self) -> String {
+        format!("sqlite://{}/routes.db", self._dir.path().display())
     }
 
     /// The HTML of a page, signed out.
@@ -39,6 +45,12 @@ pub async fn start(demo: bool) -> TestServer {
 
 /// As [`start`], with extra settings (`ADMIN_EMAILS`, …).
 pub async fn start_with(demo: bool, extra: &[(&str, &str)]) -> TestServer {
+    start_with_state(demo, extra).await.0
+}
+
+/// As [`start_with`], also handing back the server's state (its store, session keys and, in
+/// demo mode, the OpenRouter simulator).
+pub async fn start_with_state(demo: bool, extra: &[(&str, &str)]) -> (TestServer, AppState) {
     let serial = super::one_server_at_a_time().await;
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/routes.db", dir.path().display());
@@ -57,8 +69,8 @@ pub async fn start_with(demo: bool, extra: &[(&str, &str)]) -> TestServer {
         _ => None,
     })
     .unwrap();
-    let (addr, _) = super::serve(config, super::bind_loopback()).await;
-    TestServer { addr, _dir: dir, _serial: serial }
+    let (addr, state) = super::serve(config, super::bind_loopback()).await;
+    (TestServer { addr, _dir: dir, _serial: serial }, state)
 }
 
 pub fn client() -> reqwest::Client {

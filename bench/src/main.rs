@@ -1,0 +1,273 @@
+//! Load benchmarks of the release server, printing tables (see the README, "Benchmarks"):
+//! a burst of attendees claiming at the same instant against the OpenRouter simulator with a
+//! set latency per call, page throughput with wrk, and page weight over the wire.
+//!
+//! Run through `scripts/bench.sh`, which builds the release server and site first.
+
+mod burst;
+mod pages;
+mod process;
+mod weight;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use sqlx::{Connection, Executor};
+
+use app::openrouter::simulator::Simulator;
+use process::{Launch, ServerProcess};
+
+/// The workshop every attendee claims from: the demo workshop (pool of 300 keys, always open).
+const SLUG: &str = "demo";
+const ADMIN_EMAIL: &str = "admin@bench.example";
+
+#[derive(Parser)]
+#[command(about = "Claim burst, page throughput and page weight of the release server")]
+struct Args {
+    /// Attendees who press "Claim" at the same instant (the demo workshop's pool holds 300).
+    #[arg(long, default_value_t = 300)]
+    attendees: usize,
+    /// Latency the OpenRouter simulator adds to every call, in milliseconds.
+    #[arg(long, default_value_t = 150)]
+    latency_ms: u64,
+    /// A Postgres server (e.g. postgres://postgres@127.0.0.1:5432/postgres): the bench runs on a
+    /// fresh database there and drops it. Without it, a fresh SQLite file.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// OPENROUTER_MAX_CONCURRENCY for the server; its default when not given.
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Seconds of load per page (0 skips the page throughput).
+    #[arg(long, default_value_t = 10)]
+    page_seconds: u64,
+    /// Seconds between the first fetch of each page's assets and the measured one: the server
+    /// compresses them at the best level in the background after the first request.
+    #[arg(long, default_value_t = 20)]
+    compress_wait: u64,
+    /// Connections wrk keeps open per page.
+    #[arg(long, default_value_t = 32)]
+    connections: u32,
+    #[arg(long, default_value = "target/release/server")]
+    server: PathBuf,
+    #[arg(long, default_value = "target/site")]
+    site: PathBuf,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if let Err(message) = run(&args).await {
+        eprintln!("bench failed: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: &Args) -> Result<(), String> {
+    let workdir = std::env::temp_dir().join(format!("minter-bench-{}", rand::random::<u32>()));
+    std::fs::create_dir_all(&workdir).map_err(|e| e.to_string())?;
+    let (database_url, database) = match &args.postgres {
+        Some(url) => (fresh_postgres(url).await?, "Postgres"),
+        None => (format!("sqlite://{}/bench.db", workdir.display()), "SQLite"),
+    };
+
+    let management_key = format!("sk-or-v1-bench-{}", rand::random::<u64>());
+    let simulator = Simulator::new(management_key.clone());
+    let latency = Duration::from_millis(args.latency_ms);
+    simulator.set_latency(latency);
+    let simulator = simulator.spawn().await.map_err(|e| format!("simulator: {e}"))?;
+    let launch = Launch {
+        binary: &args.server,
+        site: &args.site,
+        database_url: &database_url,
+        openrouter_base_url: &simulator.base_url,
+        management_key: &management_key,
+        admin_email: ADMIN_EMAIL,
+        max_concurrency: args.concurrency,
+    };
+    let server = ServerProcess::start(&launch, &workdir).await?;
+    let sim = simulator.simulator;
+    // The server prepares the workshop's guardrail at start-up; the burst starts after that.
+    wait_until(|| sim.guardrails().iter().any(|g| g.name == format!("workshop-{SLUG}")), "the guardrail").await?;
+
+    let client = burst::client();
+    let cookies = burst::sign_in_attendees(&client, &server.base, args.attendees).await?;
+    let (cpu_before, calls_before) = (server.cpu_seconds(), sim.request_count());
+    let (machine_before, own_before) = (process::machine_busy_seconds(), process::process_cpu_seconds("self"));
+    let result = burst::claim_all(&client, &server.base, SLUG, &cookies).await;
+    let cpu = server.cpu_seconds() - cpu_before;
+    let machine = process::machine_busy_seconds() - machine_before;
+    let own = process::process_cpu_seconds("self") - own_before;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let calls = sim.request_count() - calls_before;
+    let keys_at_openrouter = sim.keys().iter().filter(|k| k.guardrail_id.is_some()).count();
+
+    println!(
+        "\n## Claim burst: {} attendees at once, {} ms per OpenRouter call, {database}",
+        args.attendees, args.latency_ms
+    );
+    let concurrency = args.concurrency.map_or_else(|| "default".into(), |n| n.to_string());
+    println!(
+        "(server: release build, OPENROUTER_MAX_CONCURRENCY {concurrency}; wall time {:.2} s)\n",
+        result.wall.as_secs_f64()
+    );
+    let calls_per_claim = calls as f64 / args.attendees as f64;
+    let floor = latency.mul_f64(calls_per_claim);
+    let ratio = |d: Duration| d.as_secs_f64() / floor.as_secs_f64();
+    let (p50, p95, p99, max) = (
+        burst::quantile(&result.latencies, 0.50),
+        burst::quantile(&result.latencies, 0.95),
+        burst::quantile(&result.latencies, 0.99),
+        burst::quantile(&result.latencies, 1.0),
+    );
+    let cpu_ms_per_claim = cpu * 1000.0 / args.attendees as f64;
+    let rss = server.peak_rss_mib();
+    let rows = [
+        (
+            "keys minted (distinct, bound at OpenRouter)",
+            format!("{} ({keys_at_openrouter})", result.keys.len()),
+            format!("= {}", args.attendees),
+            result.keys.len() == args.attendees && keys_at_openrouter == args.attendees,
+        ),
+        ("errors", result.errors.len().to_string(), "0".into(), result.errors.is_empty()),
+        ("OpenRouter calls per claim", format!("{calls_per_claim:.2}"), String::new(), true),
+        ("floor (calls per claim × latency)", ms(floor), String::new(), true),
+        ("latency p50", format!("{} ({:.2} × floor)", ms(p50), ratio(p50)), "≤ 1.2 × floor".into(), ratio(p50) <= 1.2),
+        ("latency p95", ms(p95), String::new(), true),
+        ("latency p99", format!("{} ({:.2} × floor)", ms(p99), ratio(p99)), "≤ 2 × floor".into(), ratio(p99) <= 2.0),
+        ("latency max", ms(max), String::new(), true),
+        (
+            "server CPU per claim",
+            format!("{cpu_ms_per_claim:.2} ms ({cpu:.2} s in all)"),
+            "≤ 2 ms".into(),
+            cpu_ms_per_claim <= 2.0,
+        ),
+        (
+            "machine CPU busy in the burst",
+            format!(
+                "{machine:.2} s of {:.2} s ({cores} cores × wall); server {cpu:.2} s, load generator + simulator {own:.2} s",
+                cores as f64 * result.wall.as_secs_f64()
+            ),
+            String::new(),
+            true,
+        ),
+        ("server peak RSS (so far)", format!("{rss:.1} MB"), "≤ 100 MB".into(), rss <= 100.0),
+    ];
+    print_table(
+        &["measure", "value", "target", "met"],
+        rows.iter().map(|(name, value, target, met)| {
+            vec![
+                name.to_string(),
+                value.clone(),
+                target.clone(),
+                if target.is_empty() { String::new() } else { yes_no(*met) },
+            ]
+        }),
+    );
+    for error in result.errors.iter().take(5) {
+        println!("  error: {error}");
+    }
+
+    let admin = burst::sign_in(&client, &server.base, ADMIN_EMAIL, "Bench admin").await?;
+    let attendee = cookies.first().cloned();
+    let workshop = format!("/w/{SLUG}");
+    let admin_page = format!("/admin/w/{SLUG}");
+    if args.page_seconds > 0 {
+        println!(
+            "\n## Pages: wrk, {} connections, {} s each, Accept-Encoding: br, gzip\n",
+            args.connections, args.page_seconds
+        );
+        let mut rows = Vec::new();
+        for (label, path, cookie) in [
+            ("signed out", &workshop, None),
+            ("signed in, with a key", &workshop, attendee.as_deref()),
+            ("admin, 300 rows", &admin_page, Some(admin.as_str())),
+        ] {
+            let url = format!("{}{path}", server.base);
+            let load = pages::wrk(&url, cookie, args.page_seconds, args.connections).await?;
+            rows.push(vec![
+                format!("{path} ({label})"),
+                format!("{:.0}", load.requests_per_second),
+                ms(load.p50),
+                ms(load.p99),
+                load.failed.to_string(),
+            ]);
+        }
+        print_table(&["page", "requests/s", "p50", "p99", "failed"], rows.into_iter());
+    }
+
+    let pages = [("attendee page", &workshop, attendee.as_deref()), ("admin page", &admin_page, Some(admin.as_str()))];
+    let mut first_request = Vec::new();
+    for (_, path, cookie) in pages {
+        let assets = weight::page_weight(&client, &server.base, path, cookie).await?;
+        first_request.push(assets.iter().map(|a| a.wire).sum::<usize>());
+    }
+    tokio::time::sleep(Duration::from_secs(args.compress_wait)).await;
+    for ((label, path, cookie), first) in pages.into_iter().zip(first_request) {
+        let assets = weight::page_weight(&client, &server.base, path, cookie).await?;
+        println!("\n## Page weight: {path} ({label}), as served with Accept-Encoding: br, gzip\n");
+        println!("(after {} s; the first request after start carried {first} B in all)\n", args.compress_wait);
+        let total_wire: usize = assets.iter().map(|a| a.wire).sum();
+        let total_raw: usize = assets.iter().map(|a| a.raw).sum();
+        let mut rows: Vec<Vec<String>> = assets
+            .iter()
+            .map(|a| {
+                vec![a.path.clone(), a.raw.to_string(), a.wire.to_string(), a.encoding.clone(), a.cache_control.clone()]
+            })
+            .collect();
+        rows.push(vec!["total".into(), total_raw.to_string(), total_wire.to_string(), String::new(), String::new()]);
+        print_table(&["resource", "bytes", "bytes over the wire", "encoding", "cache-control"], rows.into_iter());
+        if path == &workshop {
+            println!("\ntarget ≤ 200 KB (204,800 B) over the wire: {}", yes_no(total_wire <= 204_800));
+        }
+    }
+    println!("\nserver peak RSS over the whole run: {:.1} MB", server.peak_rss_mib());
+    drop(server);
+    if let Some(url) = &args.postgres {
+        drop_postgres(url, &database_url).await;
+    }
+    let _ = std::fs::remove_dir_all(&workdir);
+    Ok(())
+}
+
+async fn wait_until(condition: impl Fn() -> bool, what: &str) -> Result<(), String> {
+    for _ in 0..200 {
+        if condition() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("timed out waiting for {what}"))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn yes_no(met: bool) -> String {
+    if met { "yes" } else { "NO" }.to_string()
+}
+
+/// A Markdown table, so the output can go into the README as it is.
+fn print_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+    println!("| {} |", header.join(" | "));
+    println!("|{}", "---|".repeat(header.len()));
+    for row in rows {
+        println!("| {} |", row.join(" | "));
+    }
+}
+
+async fn fresh_postgres(admin_url: &str) -> Result<String, String> {
+    let name = format!("minter_bench_{}", rand::random::<u32>());
+    let mut conn = sqlx::PgConnection::connect(admin_url).await.map_err(|e| format!("Postgres: {e}"))?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await.map_err(|e| format!("Postgres: {e}"))?;
+    let (server, _) = admin_url.rsplit_once('/').ok_or("the Postgres URL names no database")?;
+    Ok(format!("{server}/{name}"))
+}
+
+async fn drop_postgres(admin_url: &str, database_url: &str) {
+    let Some((_, name)) = database_url.rsplit_once('/') else { return };
+    if let Ok(mut conn) = sqlx::PgConnection::connect(admin_url).await {
+        let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+    }
+}

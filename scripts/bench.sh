@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The benchmarks (README, "Benchmarks"): builds the release server and site, then runs the
+# bench, which prints its tables. Arguments go to the bench: --attendees 100, --latency-ms 50,
+# --postgres postgres://postgres@127.0.0.1:5432/postgres, --concurrency 64, --help.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MINTER_SETUP_BROWSER=0 bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PWD/target/tools/node_modules/.bin:$PATH"
+if ! command -v wrk >/dev/null; then
+  echo "==> installing wrk (Debian package), the page load generator"
+  sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+  $sudo_cmd apt-get install -y wrk || { $sudo_cmd apt-get update && $sudo_cmd apt-get install -y wrk; }
+fi
+if ! command -v wasm-opt >/dev/null; then
+  # Release builds shrink the WASM with wasm-opt; Debian's is too old, npm's binaryen is current.
+  echo "==> installing wasm-opt (npm package binaryen)"
+  npm install --prefix target/tools --no-audit --no-fund binaryen >/dev/null
+fi
+cargo leptos build --release --precompress
+cargo run --release -p bench -- "$@"
