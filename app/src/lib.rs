@@ -12,6 +12,8 @@ pub mod workshops;
 #[cfg(feature = "ssr")]
 pub mod background;
 #[cfg(feature = "ssr")]
+pub mod listener;
+#[cfg(feature = "ssr")]
 pub mod markdown;
 #[cfg(feature = "ssr")]
 pub mod metrics;

@@ -462,11 +462,12 @@ async fn concurrency_is_bounded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn default_concurrency_is_sixty_four() {
+async fn default_concurrency_is_three_hundred() {
     let (sim, client) = spawn_with(RetryPolicy::none()).await;
-    sim.simulator.set_latency(Duration::from_millis(50));
+    // Long enough that all 300 are in flight before the first answer.
+    sim.simulator.set_latency(Duration::from_secs(1));
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..100 {
+    for _ in 0..400 {
         let client = client.clone();
         tasks.spawn(async move { client.list_guardrails(0, 1).await });
     }
@@ -474,5 +475,5 @@ async fn default_concurrency_is_sixty_four() {
         r.unwrap().unwrap();
     }
     let max = sim.simulator.max_in_flight();
-    assert!((33..=64).contains(&max), "{max}");
+    assert!((251..=300).contains(&max), "{max}");
 }

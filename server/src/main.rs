@@ -23,8 +23,7 @@ async fn main() {
     let address = leptos_options.site_addr;
     if let Some(metrics_addr) = config.metrics_addr {
         let handle = server::metrics_endpoint::install().unwrap_or_else(|e| exit_with(&format!("metrics: {e}")));
-        let listener = tokio::net::TcpListener::bind(metrics_addr)
-            .await
+        let listener = app::listener::bind(metrics_addr)
             .unwrap_or_else(|e| exit_with(&format!("cannot listen on METRICS_ADDR {metrics_addr}: {e}")));
         tracing::info!("metrics on http://{metrics_addr}/metrics");
         tokio::spawn(async move { axum::serve(listener, server::metrics_endpoint::router(handle)).await });
@@ -38,9 +37,8 @@ async fn main() {
     });
     // Usage sync, in this process if it holds the background lock (no cron).
     app::background::spawn(state.clone(), config.usage_sync_every);
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .unwrap_or_else(|e| exit_with(&format!("cannot listen on {address}: {e}")));
+    let listener =
+        app::listener::bind(address).unwrap_or_else(|e| exit_with(&format!("cannot listen on {address}: {e}")));
     tracing::info!(demo = config.demo, "listening on http://{address}");
     // The peer address feeds the per-address rate limit.
     let app = server::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -208,7 +208,7 @@ impl Simulator {
 
     /// Serves `/api/v1/...` on `127.0.0.1:<random port>` in a background task.
     pub async fn spawn(self) -> std::io::Result<SpawnedSimulator> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = crate::listener::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = listener.local_addr()?;
         let app = Router::new().nest("/api/v1", self.router());
         tokio::spawn(async move {

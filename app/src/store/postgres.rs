@@ -150,14 +150,13 @@ impl Store for PgStore {
         pool_size: u32,
         stale_after: chrono::Duration,
     ) -> StoreResult<Reservation> {
-        let mut tx = self.pool.begin().await?;
         // Every claim of a workshop queues on its pool row until commit, so a commit that waited
         // for the disk (3-4 ms here) would cap a burst at a few hundred claims a second. This
         // transaction commits without waiting: a database crash may forget the last moment's
         // reservations, slot and row together (the pool stays exact); such a claim then finds no
         // reservation to save its key in, deletes the key and says so. The key itself is saved
         // with a durable commit.
-        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+        let mut tx = self.pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off").await?;
         if let Some(row) = sqlx::query(&format!("{SELECT_ATTENDANCE} FOR UPDATE"))
             .bind(&r.user_id)
             .bind(&r.workshop_slug)
@@ -222,20 +221,19 @@ impl Store for PgStore {
             };
         };
         // The slot last: every claim of the workshop queues on this row's lock, so it is held
-        // for this one statement and the commit only. Postgres re-checks `claimed < $2` after
-        // waiting for the lock: no claim past the pool.
-        sqlx::query("INSERT INTO workshop_pool (workshop_slug, claimed) VALUES ($1, 0) ON CONFLICT DO NOTHING")
-            .bind(&r.workshop_slug)
-            .execute(&mut *tx)
-            .await?;
-        let took_slot =
-            sqlx::query("UPDATE workshop_pool SET claimed = claimed + 1 WHERE workshop_slug = $1 AND claimed < $2")
-                .bind(&r.workshop_slug)
-                .bind(i64::from(pool_size))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
+        // for this one statement and the commit only. Postgres checks `claimed < $2` on the row's
+        // latest version once it holds the lock: no claim past the pool.
+        let took_slot = sqlx::query(
+            "INSERT INTO workshop_pool (workshop_slug, claimed) VALUES ($1, 1)
+             ON CONFLICT (workshop_slug) DO UPDATE SET claimed = workshop_pool.claimed + 1
+             WHERE workshop_pool.claimed < $2",
+        )
+        .bind(&r.workshop_slug)
+        .bind(i64::from(pool_size))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
         if !took_slot {
             tx.rollback().await?;
             return Ok(Reservation::PoolFull);
