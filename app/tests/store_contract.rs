@@ -184,6 +184,14 @@ contract!(parallel_reservations_take_one_slot_per_person, |store: Arc<dyn Store>
     }
 });
 
+contract!(an_empty_pool_takes_no_one, |store: Arc<dyn Store>| async move {
+    let p = profile("nobody-gets-in");
+    store.upsert_attendee(&p, Utc::now()).await.unwrap();
+    assert_eq!(store.reserve_claim(&reservation(&p, "w"), 0, FRESH).await.unwrap(), Reservation::PoolFull);
+    assert!(store.attendance(&p.user_id, "w").await.unwrap().is_none());
+    assert_eq!(store.claimed_count("w").await.unwrap(), 0);
+});
+
 contract!(release_gives_the_slot_back, |store: Arc<dyn Store>| async move {
     let (a, b) = (profile("a"), profile("b"));
     for p in [&a, &b] {

@@ -192,8 +192,9 @@ impl Store for PgStore {
             tx.rollback().await?;
             return Ok(Reservation::ClaimedWithOtherSignIn { auth_provider });
         }
-        // A parallel request of the same attendee that inserted first makes this wait for its
-        // commit (primary key), then insert nothing: theirs is the claim.
+        // A parallel request of the same attendee got here first (it held the address lock until
+        // its commit, or the primary key makes this wait for it): nothing is inserted, theirs is
+        // the claim.
         let inserted = sqlx::query(
             "INSERT INTO workshop_attendance (user_id, workshop_slug, status, reserved_at, key_label, limit_usd, expires_at, attended_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $4) ON CONFLICT DO NOTHING RETURNING *",
@@ -223,17 +224,18 @@ impl Store for PgStore {
         // The slot last: every claim of the workshop queues on this row's lock, so it is held
         // for this one statement and the commit only. Postgres checks `claimed < $2` on the row's
         // latest version once it holds the lock: no claim past the pool.
-        let took_slot = sqlx::query(
-            "INSERT INTO workshop_pool (workshop_slug, claimed) VALUES ($1, 1)
-             ON CONFLICT (workshop_slug) DO UPDATE SET claimed = workshop_pool.claimed + 1
-             WHERE workshop_pool.claimed < $2",
-        )
-        .bind(&r.workshop_slug)
-        .bind(i64::from(pool_size))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let took_slot = pool_size > 0
+            && sqlx::query(
+                "INSERT INTO workshop_pool (workshop_slug, claimed) VALUES ($1, 1)
+                 ON CONFLICT (workshop_slug) DO UPDATE SET claimed = workshop_pool.claimed + 1
+                 WHERE workshop_pool.claimed < $2",
+            )
+            .bind(&r.workshop_slug)
+            .bind(i64::from(pool_size))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
         if !took_slot {
             tx.rollback().await?;
             return Ok(Reservation::PoolFull);
