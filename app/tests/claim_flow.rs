@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::flow::{chat_status, harness, now, state_for, user, workshop, MGMT_KEY};
+use support::flow::{chat_status, harness, now, state_for, user, workshop, Harness, MGMT_KEY};
 
 use std::sync::Arc;
 
@@ -472,6 +472,13 @@ async fn connection_refused_is_try_again_with_nothing_written() {
     assert_eq!(state.store.claimed_count("flow").await.unwrap(), 0);
 }
 
+/// After a claim that ended in "try again": no key at OpenRouter, no row, no slot taken.
+async fn assert_nothing_left(h: &Harness, attendee: &SessionUser, context: &str) {
+    assert_eq!(h.simulator.key_count(), 0, "{context}: no key at OpenRouter");
+    assert!(h.state.store.attendance(&attendee.user_id, "flow").await.unwrap().is_none(), "{context}: no row");
+    assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 0, "{context}: no slot taken");
+}
+
 /// A real database fault on the write that saves the key (a trigger raises on the UPDATE that
 /// sets the key hash), on SQLite and Postgres: OpenRouter created the key, the database refused
 /// it. The attendee is told something went wrong (never that they have a key), the new key is
@@ -489,9 +496,7 @@ async fn a_refused_save_deletes_the_new_key_and_gives_the_slot_back() {
         assert_eq!(claim(&h.state, &ada, &w, false, now()).await.unwrap_err(), ClaimError::Internal, "{name}");
         let created = h.simulator.request_log().iter().filter(|r| *r == "POST /keys").count();
         assert_eq!(created, 1, "{name}: the key had been created");
-        assert_eq!(h.simulator.key_count(), 0, "{name}: and is deleted, not left enabled");
-        assert!(h.state.store.attendance(&ada.user_id, "flow").await.unwrap().is_none(), "{name}: no row");
-        assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 0, "{name}: slot released");
+        assert_nothing_left(&h, &ada, &format!("{name}: the key is deleted, not left enabled")).await;
 
         db.allow_setting("or_key_hash").await;
         let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
@@ -565,9 +570,7 @@ async fn a_reservation_gone_before_its_key_is_saved_deletes_the_key() {
 
         assert_eq!(claiming.await.unwrap().unwrap_err(), ClaimError::Internal, "{name}");
         assert_eq!(h.simulator.requests_matching("DELETE", "/keys/"), 1, "{name}: the new key is deleted");
-        assert_eq!(h.simulator.key_count(), 0, "{name}");
-        assert!(h.state.store.attendance(&ada.user_id, "flow").await.unwrap().is_none(), "{name}: no row");
-        assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 0, "{name}: no slot taken");
+        assert_nothing_left(&h, &ada, name).await;
 
         h.simulator.clear_faults();
         let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
