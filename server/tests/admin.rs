@@ -159,3 +159,50 @@ async fn csv_exports_download_escaped_rows_and_only_opted_in_leads() {
     assert!(lines[1].starts_with("mallory@example.org,\"'=HYPERLINK("), "{}", lines[1]);
     assert!(lines[1].ends_with(",demo"), "{}", lines[1]);
 }
+
+/// Admin actions that cannot be done now answer with a status that says why, and change nothing:
+/// 503 while OpenRouter is busy, 502 when it refuses, 409 while the key is still being created.
+#[tokio::test]
+async fn admin_refusals_answer_with_their_status_and_change_nothing() {
+    let (server, state) = support::app_server::start_with_state(true, &[("ADMIN_EMAILS", ADMIN)]).await;
+    let simulator = state.simulator.as_ref().unwrap();
+    let root = sign_in_as(&server, ADMIN, "Root").await;
+    let eve = sign_in_as(&server, "eve@example.org", "Eve").await;
+    let (status, _) = call(&server, ClaimKey::PATH, &[("slug", "demo")], Some(&eve)).await;
+    assert_eq!(status, StatusCode::OK);
+    let disable = |user_id: &'static str| [("slug", "demo"), ("user_id", user_id)];
+
+    simulator.fail_next("PATCH ^/keys/", 503, 10);
+    let (status, body) = call(&server, DisableKey::PATH, &disable("dev|eve@example.org"), Some(&root)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("OpenRouter is busy; disabling the key did not happen"), "{body}");
+    simulator.clear_faults();
+
+    simulator.fail_next("PATCH ^/keys/", 400, 1);
+    let (status, body) = call(&server, DisableKey::PATH, &disable("dev|eve@example.org"), Some(&root)).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(body.contains("OpenRouter refused: disabling the key did not happen"), "{body}");
+
+    // Ann's claim holds a slot while OpenRouter creates her key.
+    sign_in_as(&server, "ann@example.org", "Ann").await;
+    let reservation = app::store::NewReservation {
+        user_id: "dev|ann@example.org".into(),
+        workshop_slug: "demo".into(),
+        key_label: "demo-annreserved".into(),
+        limit_usd: 2.into(),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(3),
+        now: chrono::Utc::now(),
+    };
+    state.store.reserve_claim(&reservation, 300, chrono::Duration::minutes(2)).await.unwrap();
+    for path in [DisableKey::PATH, RotateKey::PATH, RetryBinding::PATH] {
+        let (status, body) = call(&server, path, &disable("dev|ann@example.org"), Some(&root)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{path}: {body}");
+        assert!(body.contains("This attendee's key is still being created."), "{path}: {body}");
+    }
+
+    let view = admin_view(&server, &root).await;
+    let eve_row = view.rows.iter().find(|r| r.email == "eve@example.org").unwrap();
+    assert!(eve_row.bound && !eve_row.disabled, "eve's key is untouched");
+    assert!(simulator.keys().iter().all(|k| !k.info.disabled));
+    assert_eq!(simulator.key_count(), 1, "no key for ann was made by an admin action");
+}
