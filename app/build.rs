@@ -17,8 +17,10 @@ fn main() {
     let mut failures = Vec::new();
     let mut parsed = Vec::new();
     // `workshops/demo/` holds workshops that exist only in demo mode (states to try and test).
+    // Read first, so a clash between an organiser's file and a demo one is reported on the
+    // organiser's file.
     for (name, dir, shown_dir) in
-        [("EMBEDDED", dir.clone(), "workshops"), ("DEMO_ONLY", dir.join("demo"), "workshops/demo")]
+        [("DEMO_ONLY", dir.join("demo"), "workshops/demo"), ("EMBEDDED", dir.clone(), "workshops")]
     {
         println!("cargo:rerun-if-changed={}", dir.display());
         writeln!(generated, "pub static {name}: &[(&str, &str)] = &[").unwrap();

@@ -21,11 +21,11 @@ echo "==> broken workshop files fail the build, naming the file and the field"
 broken=workshops/zz-broken-check.yaml
 trap 'rm -f "$broken"' EXIT
 refused_kinds=0
-# expect_refused <sed script applied to workshops/demo.yaml> <the error line the build must print>
+# expect_refused <sed script applied to workshops/demo/demo.yaml> <the error line the build must print>
 # The copy gets its own slug and key prefix first, so each check trips exactly its own rule.
 expect_refused() {
   sed -e 's/^slug: demo$/slug: zz-broken-check/' -e 's/key_label_prefix: demo$/key_label_prefix: zz-broken-check/' \
-    -e "$1" workshops/demo.yaml >"$broken"
+    -e "$1" workshops/demo/demo.yaml >"$broken"
   if output="$(cargo build -p app --features ssr 2>&1)"; then
     echo "FAILED: the build accepted $broken ($1)"; exit 1
   fi
@@ -34,10 +34,13 @@ expect_refused() {
   echo "ok: $2"
 }
 file='invalid workshop file: workshops/zz-broken-check.yaml: field'
+# Keys claimed at the close would expire before they are shown (ends 18:00 + 60 min).
+expect_refused 's/^claims_close_at: .*/claims_close_at: "2030-12-31T19:00:00+01:00"/' \
+  "$file \`claims_close_at\`: must be before the keys expire at"
 expect_refused 's/budget_usd: 2.00/budget_usd: 0/' "$file \`openrouter.budget_usd\`: must be greater than 0"
 # Another workshop's key name prefix: the background could not tell their keys apart.
 expect_refused 's/key_label_prefix: zz-broken-check$/key_label_prefix: demo/' \
-  "$file \`openrouter.key_label_prefix\`: \`demo\` is also used by workshops/demo.yaml"
+  "$file \`openrouter.key_label_prefix\`: \`demo\` is also used by workshops/demo/demo.yaml"
 expect_refused 's/max_keys: 300/max_key: 300/' "$file \`openrouter.guardrail\`: unknown field \`max_key\`"
 expect_refused '/^  key_label_prefix: /d' "$file \`openrouter\`: missing field \`key_label_prefix\`"
 expect_refused 's/^slug: .*/slug: ZZ-Broken-Check/' \

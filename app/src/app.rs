@@ -122,15 +122,13 @@ fn SiteHeader() -> impl IntoView {
         <Suspense>
             {move || Suspend::new(async move {
                 let info = info.await.ok();
-                let demo = info.as_ref().is_some_and(|i| i.demo);
+                let banner = info.as_ref().and_then(|i| i.banner());
                 let admin = info.as_ref().is_some_and(|i| i.admin);
                 let user = info.and_then(|i| i.user);
                 view! {
-                    <Show when=move || demo>
-                        <div class="demo-banner" role="status">
-                            "Demo mode: sign-in is not verified and keys come from a simulated OpenRouter."
-                        </div>
-                    </Show>
+                    {banner.map(|text| view! {
+                        <div class="demo-banner" role="status" data-testid="demo-banner">{text}</div>
+                    })}
                     <header class="site-header">
                         <nav class="site-nav" aria-label="Site">
                             <a class="brand" href="/">"Workshop keys"</a>

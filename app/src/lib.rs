@@ -5,6 +5,7 @@ mod app;
 pub mod auth;
 pub mod claim;
 pub mod pages;
+pub mod request_id;
 pub mod site;
 pub mod ui;
 pub mod workshops;

@@ -19,6 +19,8 @@ pub struct AppState {
     pub sign_in: Arc<SignIn>,
     /// `MINTER_DEMO=1`: dev sign-in and the demo banner.
     pub demo: bool,
+    /// The workshops this server serves: those built in, the demo-only ones in demo mode.
+    pub workshops: &'static [crate::workshops::Workshop],
     /// The in-process OpenRouter simulator, when demo mode runs without a management key.
     pub simulator: Option<crate::openrouter::Simulator>,
     pub leptos_options: LeptosOptions,
@@ -33,11 +35,11 @@ pub struct AppState {
 impl AppState {
     /// The workshops this server serves (demo mode adds `workshops/demo/`).
     pub fn workshops(&self) -> &'static [crate::workshops::Workshop] {
-        crate::workshops::all(self.demo)
+        self.workshops
     }
 
     pub fn workshop(&self, slug: &str) -> Option<&'static crate::workshops::Workshop> {
-        crate::workshops::find(slug, self.demo)
+        self.workshops.iter().find(|w| w.slug == slug)
     }
 
     pub fn guardrail_checked(&self, slug: &str) -> bool {

@@ -493,7 +493,11 @@ async fn a_refused_save_deletes_the_new_key_and_gives_the_slot_back() {
         let ada = user(&h.state, "ada").await;
         db.refuse_setting("or_key_hash").await;
 
-        assert_eq!(claim(&h.state, &ada, &w, false, now()).await.unwrap_err(), ClaimError::Internal, "{name}");
+        assert_eq!(
+            claim(&h.state, &ada, &w, false, now()).await.unwrap_err(),
+            ClaimError::Internal { reference: String::new() },
+            "{name}"
+        );
         let created = h.simulator.request_log().iter().filter(|r| *r == "POST /keys").count();
         assert_eq!(created, 1, "{name}: the key had been created");
         assert_nothing_left(&h, &ada, &format!("{name}: the key is deleted, not left enabled")).await;
@@ -523,7 +527,10 @@ async fn an_unsaved_key_that_cannot_be_deleted_is_disabled_by_the_orphan_check()
     db.refuse_setting("or_key_hash").await;
     h.simulator.fail_next("DELETE ^/keys/", 500, 10);
 
-    assert_eq!(claim(&h.state, &ada, &w, false, now()).await.unwrap_err(), ClaimError::Internal);
+    assert_eq!(
+        claim(&h.state, &ada, &w, false, now()).await.unwrap_err(),
+        ClaimError::Internal { reference: String::new() }
+    );
     h.simulator.clear_faults();
     let orphan = h.simulator.keys().pop().expect("the undeletable key");
     assert!(!orphan.info.disabled);
@@ -568,7 +575,7 @@ async fn a_reservation_gone_before_its_key_is_saved_deletes_the_key() {
         }
         h.state.store.release_claim(&ada.user_id, "flow").await.unwrap();
 
-        assert_eq!(claiming.await.unwrap().unwrap_err(), ClaimError::Internal, "{name}");
+        assert_eq!(claiming.await.unwrap().unwrap_err(), ClaimError::Internal { reference: String::new() }, "{name}");
         assert_eq!(h.simulator.requests_matching("DELETE", "/keys/"), 1, "{name}: the new key is deleted");
         assert_nothing_left(&h, &ada, name).await;
 
@@ -770,9 +777,9 @@ async fn usage_sync_pages_through_every_key_and_stores_ours() {
 #[test]
 fn only_workshops_that_can_spend_are_synced() {
     use app::background::workshops_to_sync;
-    // The embedded demo workshop: claims open 2026-01-01 07:30 UTC, it ends 2030-12-31 17:00 UTC.
+    // The demo workshop (demo mode): claims open 2026-01-01 07:30 UTC, it ends 2030-12-31 17:00 UTC.
     let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-    let synced = |now| workshops_to_sync(app::workshops::all(false), now).iter().any(|w| w.slug == "demo");
+    let synced = |now| workshops_to_sync(app::workshops::all(true), now).iter().any(|w| w.slug == "demo");
     assert!(!synced(at("2026-01-01T07:29:00Z")), "before claims open");
     assert!(synced(at("2026-01-01T07:30:00Z")));
     assert!(synced(at("2030-12-31T17:00:00Z") + Duration::hours(23)), "within a day after the end");

@@ -524,3 +524,73 @@ contract!(orphans_and_stale_reservations, |store: Arc<dyn Store>| async move {
     let ada = minted(&store, "ada").await;
     assert!(!store.release_stale_claim(&ada.user_id, "w", now + Duration::hours(1)).await.unwrap(), "minted rows stay");
 });
+
+contract!(consent_belongs_to_its_workshop_and_withdrawal_is_recorded, |store: Arc<dyn Store>| async move {
+    let (ada, bo) = (profile("ada"), profile("bo"));
+    let t0 = Utc::now() - Duration::minutes(10);
+    for p in [&ada, &bo] {
+        store.upsert_attendee(p, t0).await.unwrap();
+    }
+    store.record_marketing_consent(&ada.user_id, "a", t0).await.unwrap();
+    store.record_marketing_consent(&bo.user_id, "b", t0).await.unwrap();
+    store.record_marketing_consent(&ada.user_id, "b", t0 + Duration::minutes(1)).await.unwrap();
+    // Opting in again where a consent stands keeps the first one.
+    store.record_marketing_consent(&ada.user_id, "a", t0 + Duration::minutes(2)).await.unwrap();
+    let emails = |leads: Vec<(AttendeeProfile, app::store::MarketingConsent)>| {
+        leads.into_iter().map(|(p, c)| (p.user_id, c.given_at.timestamp())).collect::<Vec<_>>()
+    };
+    assert_eq!(emails(store.workshop_leads("a").await.unwrap()), [(ada.user_id.clone(), t0.timestamp())]);
+    assert_eq!(
+        emails(store.workshop_leads("b").await.unwrap()),
+        [(bo.user_id.clone(), t0.timestamp()), (ada.user_id.clone(), (t0 + Duration::minutes(1)).timestamp())]
+    );
+    let latest = store.attendee(&ada.user_id).await.unwrap().unwrap();
+    assert_eq!((latest.marketing_opted_in, latest.marketing_opted_in_workshop.as_deref()), (true, Some("b")));
+
+    // Ada withdraws in b: recorded, and her latest standing opt-in is a's again.
+    let t1 = t0 + Duration::minutes(3);
+    assert!(store.withdraw_marketing_consent(&ada.user_id, "b", t1).await.unwrap());
+    assert!(!store.withdraw_marketing_consent(&ada.user_id, "b", t1).await.unwrap(), "nothing left to withdraw");
+    assert_eq!(emails(store.workshop_leads("b").await.unwrap()), [(bo.user_id.clone(), t0.timestamp())]);
+    let withdrawn = store.marketing_consent(&ada.user_id, "b").await.unwrap().unwrap();
+    assert_eq!(withdrawn.withdrawn_at.map(|t| t.timestamp()), Some(t1.timestamp()));
+    let latest = store.attendee(&ada.user_id).await.unwrap().unwrap();
+    assert_eq!(latest.marketing_opted_in_workshop.as_deref(), Some("a"));
+    assert_eq!(latest.marketing_opted_in_at.map(|t| t.timestamp()), Some(t0.timestamp()));
+    // And in a: nothing stands any more.
+    assert!(store.withdraw_marketing_consent(&ada.user_id, "a", t1).await.unwrap());
+    let latest = store.attendee(&ada.user_id).await.unwrap().unwrap();
+    assert_eq!((latest.marketing_opted_in, latest.marketing_opted_in_at), (false, None));
+    // A new opt-in after a withdrawal is a new record beside the old one.
+    store.record_marketing_consent(&ada.user_id, "b", t1 + Duration::minutes(1)).await.unwrap();
+    let again = store.marketing_consent(&ada.user_id, "b").await.unwrap().unwrap();
+    assert_eq!((again.given_at.timestamp(), again.withdrawn_at), ((t1 + Duration::minutes(1)).timestamp(), None));
+    assert_eq!(store.workshop_leads("b").await.unwrap().len(), 2);
+    assert!(store.marketing_consent(&bo.user_id, "a").await.unwrap().is_none());
+});
+
+contract!(signed_out_sessions_are_refused_until_they_expire, |store: Arc<dyn Store>| async move {
+    let now = Utc::now();
+    assert!(!store.session_revoked("s1").await.unwrap());
+    store.revoke_session("s1", now + Duration::hours(1), now).await.unwrap();
+    store.revoke_session("s1", now + Duration::hours(1), now).await.unwrap();
+    store.revoke_session("old", now - Duration::minutes(1), now - Duration::hours(1)).await.unwrap();
+    assert!(store.session_revoked("s1").await.unwrap() && !store.session_revoked("s2").await.unwrap());
+    // Expired ids are forgotten by the next sign-out: their tokens are refused anyway.
+    store.revoke_session("s3", now + Duration::hours(1), now).await.unwrap();
+    assert!(!store.session_revoked("old").await.unwrap());
+});
+
+contract!(the_site_wide_pause_comes_first, |store: Arc<dyn Store>| async move {
+    use app::store::EVERY_WORKSHOP;
+    let now = Utc::now();
+    store.set_claims_paused("w", Some("organiser@example.org"), now).await.unwrap();
+    store.set_claims_paused(EVERY_WORKSHOP, Some("root@example.org"), now).await.unwrap();
+    let pauses = store.claims_pauses("w").await.unwrap();
+    let seen: Vec<_> = pauses.iter().map(|p| (p.everywhere, p.paused_by.as_str())).collect();
+    assert_eq!(seen, [(true, "root@example.org"), (false, "organiser@example.org")]);
+    assert!(store.claims_pause("other").await.unwrap().unwrap().everywhere, "every workshop, not only w");
+    store.set_claims_paused(EVERY_WORKSHOP, None, now).await.unwrap();
+    assert!(!store.claims_pause("w").await.unwrap().unwrap().everywhere, "w's own pause stays");
+    assert!(store.claims_pause("other").await.unwrap().is_none());
+});

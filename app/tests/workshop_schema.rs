@@ -1,7 +1,8 @@
 //! The JSON Schema of the workshop format is generated from the Rust types and committed as
 //! `workshops/workshop.schema.json`, which every workshop file names for editors
 //! (`# yaml-language-server: $schema=…`). This test fails when the committed file is stale;
-//! `UPDATE_SCHEMA=1 cargo test -p app --test workshop_schema` rewrites it.
+//! `UPDATE_SCHEMA=1 cargo test -p app --test workshop_schema` rewrites it. The examples under
+//! `examples/workshops/` (not built in) are checked against it too.
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +19,8 @@ fn generated() -> String {
 
 fn yaml_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in [workshops_dir(), workshops_dir().join("demo")] {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/workshops");
+    for dir in [workshops_dir(), workshops_dir().join("demo"), examples] {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "yaml") {
@@ -53,8 +55,14 @@ fn every_workshop_file_names_the_schema_and_passes_it() {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let first = text.lines().next().unwrap_or_default();
-        let expected =
-            if file.parent().unwrap().ends_with("demo") { "../workshop.schema.json" } else { "./workshop.schema.json" };
+        let dir = file.parent().unwrap();
+        let expected = if dir.ends_with("examples/workshops") {
+            "../../workshops/workshop.schema.json"
+        } else if dir.ends_with("demo") {
+            "../workshop.schema.json"
+        } else {
+            "./workshop.schema.json"
+        };
         assert_eq!(first, format!("# yaml-language-server: $schema={expected}"), "{}", file.display());
         let document: serde_json::Value = serde_yaml::from_str(&text).unwrap();
         let errors: Vec<String> = validator.iter_errors(&document).map(|e| e.to_string()).collect();
@@ -66,7 +74,7 @@ fn every_workshop_file_names_the_schema_and_passes_it() {
 fn the_schema_catches_what_editors_should_flag() {
     let schema: serde_json::Value = serde_json::from_str(&generated()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let demo = std::fs::read_to_string(workshops_dir().join("demo.yaml")).unwrap();
+    let demo = std::fs::read_to_string(workshops_dir().join("demo/demo.yaml")).unwrap();
     let check = |yaml: &str| validator.is_valid(&serde_yaml::from_str::<serde_json::Value>(yaml).unwrap());
     assert!(check(&demo));
     assert!(!check(&demo.replace("max_keys:", "max_key:")), "an unknown field");

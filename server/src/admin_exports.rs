@@ -9,9 +9,10 @@ use axum::Router;
 use axum_extra::extract::CookieJar;
 
 use app::admin::{access, export};
-use app::auth::session::COOKIE_NAME;
+use app::auth::SessionUser;
 use app::state::AppState;
-use app::store::{Attendance, Attendee};
+use app::store::StoreError;
+use app::workshops::Workshop;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -19,44 +20,45 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/w/{slug}/leads.csv", get(leads))
 }
 
-async fn attendance(state: State<AppState>, slug: Path<String>, jar: CookieJar) -> Response {
-    download(state, slug, jar, "attendance", export::attendance_csv).await
-}
-
-async fn leads(state: State<AppState>, slug: Path<String>, jar: CookieJar) -> Response {
-    download(state, slug, jar, "leads", export::leads_csv).await
-}
-
-async fn download(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    jar: CookieJar,
-    what: &str,
-    to_csv: fn(&[(Attendee, Attendance)]) -> String,
-) -> Response {
-    let user = jar.get(COOKIE_NAME).and_then(|c| state.session.verify(c.value()));
-    let workshop = state.workshop(&slug);
-    let (Some(user), Some(workshop)) = (user, workshop) else { return not_found() };
-    if !access::may_run(&state, &user, workshop) {
-        return not_found();
+async fn attendance(State(state): State<AppState>, Path(slug): Path<String>, jar: CookieJar) -> Response {
+    let Some((user, workshop)) = allowed(&state, &slug, &jar).await else { return not_found() };
+    match state.store.workshop_attendance(&workshop.slug).await {
+        Ok(rows) => download(&user.email, workshop, "attendance", rows.len(), export::attendance_csv(&rows)),
+        Err(e) => storage_failed(e),
     }
-    let rows = match state.store.workshop_attendance(&workshop.slug).await {
-        Ok(rows) => rows,
-        Err(e) => {
-            tracing::warn!(error = %e, "reading rows for a CSV export failed");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "Could not read the claims; try again.").into_response();
-        }
-    };
-    tracing::info!(workshop = %workshop.slug, what, admin = %user.email, rows = rows.len(), "CSV exported");
+}
+
+async fn leads(State(state): State<AppState>, Path(slug): Path<String>, jar: CookieJar) -> Response {
+    let Some((user, workshop)) = allowed(&state, &slug, &jar).await else { return not_found() };
+    match state.store.workshop_leads(&workshop.slug).await {
+        Ok(leads) => download(&user.email, workshop, "leads", leads.len(), export::leads_csv(&leads)),
+        Err(e) => storage_failed(e),
+    }
+}
+
+/// The signed-in user and the workshop, if they may run it.
+async fn allowed(state: &AppState, slug: &str, jar: &CookieJar) -> Option<(SessionUser, &'static Workshop)> {
+    let user = app::auth::session_of(state, jar).await?.user;
+    let workshop = state.workshop(slug)?;
+    access::may_run(state, &user, workshop).then_some((user, workshop))
+}
+
+fn storage_failed(e: StoreError) -> Response {
+    tracing::warn!(error = %e, "reading rows for a CSV export failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, "Could not read the claims; try again.").into_response()
+}
+
+fn download(admin: &str, workshop: &Workshop, what: &str, rows: usize, csv: String) -> Response {
+    tracing::info!(workshop = %workshop.slug, what, admin, rows, "CSV exported");
     let filename = format!("attachment; filename=\"{}-{what}.csv\"", workshop.slug);
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (header::CONTENT_DISPOSITION, filename),
             // Personal data: never kept by a shared cache or the browser's.
-            (header::CACHE_CONTROL, "no-store".to_string()),
+            (header::CACHE_CONTROL, "no-store, private".to_string()),
         ],
-        to_csv(&rows),
+        csv,
     )
         .into_response()
 }

@@ -29,7 +29,7 @@ pub struct Config {
     pub admin_emails: Vec<String>,
     /// `METRICS_ADDR`: where Prometheus metrics are served (off the public site); none if unset.
     pub metrics_addr: Option<std::net::SocketAddr>,
-    /// `RATE_LIMIT_CLAIMS_PER_MINUTE`, `RATE_LIMIT_REQUESTS_PER_MINUTE`, `TRUST_PROXY`.
+    /// `RATE_LIMIT_*_PER_MINUTE`, `TRUST_PROXY`.
     pub limits: app::rate_limit::Limits,
 }
 
@@ -79,11 +79,13 @@ impl Config {
             );
         }
         let session_secret = match non_empty("SESSION_SECRET") {
-            Some(secret) if secret.len() >= 32 => secret.into_bytes(),
-            Some(_) if !demo => {
-                missing.push("SESSION_SECRET of at least 32 bytes (e.g. `openssl rand -hex 32`)".to_string());
-                Vec::new()
-            }
+            Some(secret) => match weakness(&secret) {
+                None => secret.into_bytes(),
+                Some(why) => {
+                    missing.push(format!("SESSION_SECRET is too weak ({why}); make one with `openssl rand -hex 32`"));
+                    Vec::new()
+                }
+            },
             None if !demo => {
                 missing.push("SESSION_SECRET (at least 32 bytes, e.g. `openssl rand -hex 32`)".to_string());
                 Vec::new()
@@ -126,6 +128,15 @@ impl Config {
                 String::new()
             }
         };
+        // Demo sign-in lets anyone be anyone, the admins included: never on a public site by mistake.
+        let demo_public = matches!(non_empty("MINTER_DEMO_PUBLIC").as_deref(), Some("1" | "true" | "yes"));
+        if demo && public_url.starts_with("https://") && !demo_public {
+            missing.push(format!(
+                "MINTER_DEMO=1 with the public PUBLIC_URL {public_url}: demo sign-in is unverified, so anyone could \
+                 sign in as an admin. Unset MINTER_DEMO for a real deployment, or also set MINTER_DEMO_PUBLIC=1 \
+                 to expose the demo on purpose"
+            ));
+        }
         let admin_emails: Vec<String> = non_empty("ADMIN_EMAILS")
             .unwrap_or_default()
             .split(',')
@@ -150,10 +161,27 @@ impl Config {
                 default
             }),
         };
+        let claims_per_user = per_minute("RATE_LIMIT_CLAIMS_PER_MINUTE", defaults.claims_per_user);
+        let key_tests_per_user = per_minute("RATE_LIMIT_KEY_TESTS_PER_MINUTE", defaults.key_tests_per_user);
+        let requests_per_address = per_minute("RATE_LIMIT_REQUESTS_PER_MINUTE", defaults.requests_per_address);
+        let pages_per_address = per_minute("RATE_LIMIT_PAGES_PER_MINUTE", defaults.pages_per_address);
+        let trusted_proxies = match non_empty("TRUST_PROXY") {
+            None => Vec::new(),
+            Some(text) => app::rate_limit::parse_trusted_proxies(&text).unwrap_or_else(|problem| {
+                missing.push(format!(
+                    "TRUST_PROXY takes the addresses or CIDR ranges of your reverse proxies, comma-separated \
+                     (e.g. 10.0.0.0/8), so that a client cannot choose its own address: {problem}"
+                ));
+                Vec::new()
+            }),
+        };
         let limits = app::rate_limit::Limits {
-            claims_per_user: per_minute("RATE_LIMIT_CLAIMS_PER_MINUTE", defaults.claims_per_user),
-            requests_per_address: per_minute("RATE_LIMIT_REQUESTS_PER_MINUTE", defaults.requests_per_address),
-            trust_proxy: matches!(non_empty("TRUST_PROXY").as_deref(), Some("1" | "true" | "yes")),
+            claims_per_user,
+            key_tests_per_user,
+            requests_per_address,
+            pages_per_address,
+            trusted_proxies,
+            ..defaults
         };
         let sign_in = sign_in_providers(&non_empty, &mut missing);
         if sign_in.is_empty() && !demo {
@@ -239,6 +267,28 @@ fn sign_in_providers(non_empty: &impl Fn(&str) -> Option<String>, missing: &mut 
     providers
 }
 
+/// Why a session secret is guessable, if it is: whoever knows it can sign in as anyone.
+fn weakness(secret: &str) -> Option<&'static str> {
+    let bytes = secret.as_bytes();
+    if bytes.len() < 32 {
+        return Some("shorter than 32 bytes");
+    }
+    let distinct = bytes.iter().collect::<std::collections::HashSet<_>>().len();
+    if distinct < 10 {
+        return Some("fewer than 10 different characters");
+    }
+    // "abcabcabc…", "0123456789abcdef0123456789abcdef": a short pattern repeated.
+    if (1..=bytes.len() / 2).any(|period| bytes.iter().skip(period).zip(bytes).all(|(a, b)| a == b)) {
+        return Some("a short pattern repeated");
+    }
+    // "abcdefgh…", "0123456789…": mostly a run that counts up or down.
+    let counting = bytes.windows(2).filter(|pair| i16::from(pair[1]).abs_diff(i16::from(pair[0])) == 1).count();
+    if counting * 4 >= (bytes.len() - 1) * 3 {
+        return Some("a run of consecutive characters");
+    }
+    None
+}
+
 fn rand_secret() -> Vec<u8> {
     rand::random::<[u8; 32]>().to_vec()
 }
@@ -259,10 +309,38 @@ mod tests {
     }
 
     #[test]
-    fn short_secret_is_refused_outside_demo() {
-        let err = Config::from_lookup(lookup(&[("OPENROUTER_MANAGEMENT_KEY", "k"), ("SESSION_SECRET", "short")]))
-            .unwrap_err();
-        assert!(err.contains("at least 32 bytes"), "{err}");
+    fn short_or_obvious_secrets_are_refused() {
+        for (secret, why) in [
+            ("short", "shorter than 32 bytes"),
+            (&"x".repeat(64), "fewer than 10 different characters"),
+            ("0123456789abcdef0123456789abcdef", "a short pattern repeated"),
+            ("Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&3", "a short pattern repeated"),
+            ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ", "a run of consecutive characters"),
+        ] {
+            for demo in ["0", "1"] {
+                let err = Config::from_lookup(lookup(&[
+                    ("MINTER_DEMO", demo),
+                    ("OPENROUTER_MANAGEMENT_KEY", "k"),
+                    ("SESSION_SECRET", secret),
+                ]))
+                .unwrap_err();
+                assert!(err.contains(&format!("SESSION_SECRET is too weak ({why})")), "{secret}: {err}");
+            }
+        }
+        assert_eq!(weakness(SECRET), None);
+        assert_eq!(weakness("3f9c1e0b7a5d24c68e1f0a9b3c7d5e2f4a6b8c0d1e3f5a7b9c2d4e6f8a0b1c3d"), None);
+    }
+
+    #[test]
+    fn demo_mode_refuses_a_public_url_unless_told_twice() {
+        let public = [("MINTER_DEMO", "1"), ("PUBLIC_URL", "https://keys.example.org")];
+        let err = Config::from_lookup(lookup(&public)).unwrap_err();
+        assert!(err.contains("MINTER_DEMO=1 with the public PUBLIC_URL https://keys.example.org"), "{err}");
+        assert!(err.contains("MINTER_DEMO_PUBLIC=1"), "{err}");
+        let on_purpose = [public[0], public[1], ("MINTER_DEMO_PUBLIC", "1")];
+        assert!(Config::from_lookup(lookup(&on_purpose)).unwrap().demo);
+        let local = [("MINTER_DEMO", "1"), ("PUBLIC_URL", "http://192.168.1.20:3000")];
+        assert!(Config::from_lookup(lookup(&local)).is_ok(), "plain http is a laptop or a LAN");
     }
 
     #[test]
@@ -308,13 +386,25 @@ mod tests {
             ("MINTER_DEMO", "1"),
             ("RATE_LIMIT_CLAIMS_PER_MINUTE", "3"),
             ("RATE_LIMIT_REQUESTS_PER_MINUTE", "100"),
-            ("TRUST_PROXY", "1"),
+            ("RATE_LIMIT_PAGES_PER_MINUTE", "50"),
+            ("RATE_LIMIT_KEY_TESTS_PER_MINUTE", "2"),
+            ("TRUST_PROXY", "10.0.0.0/8, 192.0.2.1"),
         ]))
         .unwrap();
         assert_eq!(
             config.limits,
-            app::rate_limit::Limits { claims_per_user: 3, requests_per_address: 100, trust_proxy: true }
+            app::rate_limit::Limits {
+                claims_per_user: 3,
+                requests_per_address: 100,
+                pages_per_address: 50,
+                key_tests_per_user: 2,
+                trusted_proxies: app::rate_limit::parse_trusted_proxies("10.0.0.0/8,192.0.2.1").unwrap(),
+                ..app::rate_limit::Limits::default()
+            }
         );
+        // "Trust whoever connects" is what let clients choose their own address.
+        let err = Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("TRUST_PROXY", "1")])).unwrap_err();
+        assert!(err.contains("TRUST_PROXY takes the addresses or CIDR ranges"), "{err}");
         let err =
             Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("RATE_LIMIT_CLAIMS_PER_MINUTE", "0")])).unwrap_err();
         assert!(err.contains("RATE_LIMIT_CLAIMS_PER_MINUTE must be a whole number ≥ 1"), "{err}");
@@ -330,9 +420,12 @@ mod tests {
         }
     }
 
+    /// What `openssl rand -hex 16` printed once.
+    const SECRET: &str = "9f2b7c41d0e85a36b1c4e97f20d8a5c3";
+
     const BASE: [(&str, &str); 3] = [
         ("OPENROUTER_MANAGEMENT_KEY", "sk-or-v1-k"),
-        ("SESSION_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("SESSION_SECRET", SECRET),
         ("PUBLIC_URL", "https://keys.example.org/"),
     ];
 
@@ -405,7 +498,7 @@ mod tests {
     fn debug_hides_secrets() {
         let config = Config::from_lookup(lookup(&[
             ("OPENROUTER_MANAGEMENT_KEY", "sk-or-v1-secretsecret"),
-            ("SESSION_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("SESSION_SECRET", SECRET),
             ("DATABASE_URL", "postgres://user:hunter2@db/minter"),
             ("PUBLIC_URL", "https://keys.example.org"),
             ("GITHUB_CLIENT_ID", "gh-id"),
@@ -413,7 +506,7 @@ mod tests {
         ]))
         .unwrap();
         let shown = format!("{config:?}");
-        for secret in ["secretsecret", "0123456789abcdef", "hunter2", "hunter3"] {
+        for secret in ["secretsecret", SECRET, "hunter2", "hunter3"] {
             assert!(!shown.contains(secret), "{shown}");
         }
     }

@@ -32,8 +32,8 @@ struct SignInForm {
     next: Option<String>,
 }
 
-async fn form(Query(query): Query<NextQuery>) -> Html<String> {
-    page(&safe_next_path(query.next.as_deref().unwrap_or("/")), "", "", None)
+async fn form(State(state): State<AppState>, Query(query): Query<NextQuery>) -> Html<String> {
+    page(&state, &safe_next_path(query.next.as_deref().unwrap_or("/")), "", "", None)
 }
 
 async fn sign_in(State(state): State<AppState>, jar: CookieJar, Form(form): Form<SignInForm>) -> Response {
@@ -49,7 +49,7 @@ async fn sign_in(State(state): State<AppState>, jar: CookieJar, Form(form): Form
         None
     };
     if let Some(problem) = problem {
-        return (StatusCode::BAD_REQUEST, page(&next, email, name, Some(problem))).into_response();
+        return (StatusCode::BAD_REQUEST, page(&state, &next, email, name, Some(problem))).into_response();
     }
     let identity = Identity {
         user_id: format!("dev|{}", normalize_email(email)),
@@ -64,12 +64,12 @@ async fn sign_in(State(state): State<AppState>, jar: CookieJar, Form(form): Form
     (jar.add(state.session.cookie(token)), Redirect::to(&next)).into_response()
 }
 
-fn page(next: &str, email: &str, name: &str, problem: Option<&str>) -> Html<String> {
+fn page(state: &AppState, next: &str, email: &str, name: &str, problem: Option<&str>) -> Html<String> {
     let (next, email, name) = (escape(next), escape(email), escape(name));
     let problem = problem.map(|p| format!(r#"<p class="error" role="alert">{}</p>"#, escape(p))).unwrap_or_default();
     plain_page::render(
         "Demo sign-in",
-        true,
+        state,
         &format!(
             r#"<h1>Demo sign-in</h1>
 <p>In demo mode anyone can sign in as anyone. Real deployments use Google or GitHub.</p>{problem}

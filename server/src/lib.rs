@@ -8,7 +8,9 @@ mod demo_faults;
 mod dev_auth;
 pub mod metrics_endpoint;
 mod plain_page;
+mod request_id;
 mod security_headers;
+pub mod serve;
 mod server_fn_input;
 mod sign_in;
 mod static_files;
@@ -27,6 +29,7 @@ use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRou
 
 use app::auth::providers::SignIn;
 use app::auth::session::SessionKeys;
+use app::auth::RequestSession;
 use app::openrouter::{OpenRouterClient, Simulator};
 use app::state::AppState;
 use app::{shell, App};
@@ -38,7 +41,15 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
     let store = app::store::connect(&config.database_url).await.map_err(|e| format!("database: {e}"))?;
     let mut demo_simulator = None;
     let openrouter = match &config.openrouter_management_key {
-        Some(key) => OpenRouterClient::new(config.openrouter_base_url.clone(), key.clone()),
+        Some(key) => {
+            if config.demo {
+                tracing::warn!(
+                    "demo mode with a real OPENROUTER_MANAGEMENT_KEY: demo sign-in is unverified and the keys \
+                     minted here are real and cost money"
+                );
+            }
+            OpenRouterClient::new(config.openrouter_base_url.clone(), key.clone())
+        }
         None => {
             let key = format!("sk-or-v1-sim-{}", hex_token());
             let simulator = Simulator::new(key.clone());
@@ -60,13 +71,14 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
     Ok(AppState {
         store,
         openrouter: Arc::new(openrouter),
-        session: SessionKeys::new(&config.session_secret, config.public_url.starts_with("https://")),
+        session: SessionKeys::new(&config.session_secret, &config.public_url, config.demo),
         sign_in: Arc::new(SignIn::new(&config.public_url, config.sign_in.clone())),
         demo: config.demo,
+        workshops: app::workshops::all(config.demo),
         simulator: demo_simulator,
         leptos_options,
         admin_emails: config.admin_emails.clone().into(),
-        limits: Arc::new(app::rate_limit::RateLimits::new(config.limits)),
+        limits: Arc::new(app::rate_limit::RateLimits::new(config.limits.clone())),
         guardrails_checked: Arc::default(),
     })
 }
@@ -78,8 +90,14 @@ fn hex_token() -> String {
 /// The largest request body accepted, in bytes.
 pub const MAX_REQUEST_BODY: usize = 64 * 1024;
 
-/// Every route of the application; tests call this with their own state.
+/// Every route of the application, with the request timeout of `timeouts`; tests call this with
+/// their own state.
 pub fn router(state: AppState) -> Router {
+    router_with(state, serve::Timeouts::default())
+}
+
+/// [`router`] with other timeouts (tests shorten them).
+pub fn router_with(state: AppState, timeouts: serve::Timeouts) -> Router {
     let routes = generate_route_list(App);
     let mut router = Router::new()
         .route("/api/{*fn_name}", get(server_fn).post(server_fn))
@@ -96,7 +114,10 @@ pub fn router(state: AppState) -> Router {
             routes,
             {
                 let state = state.clone();
-                move || provide_context(state.clone())
+                move || {
+                    provide_context(state.clone());
+                    provide_context(RequestSession::default());
+                }
             },
             {
                 let options = state.leptos_options.clone();
@@ -110,16 +131,24 @@ pub fn router(state: AppState) -> Router {
             cross_site::refuse_cross_site_posts,
         ))
         .layer(axum::middleware::from_fn_with_state(state.limits.clone(), address_limit::limit))
+        // A request that takes longer than this is answered 408 (the slowest honest one is a
+        // claim waiting on OpenRouter's retries, which then finishes on its own).
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeouts.request,
+        ))
         // Brotli or gzip, as the browser accepts: the WASM shrinks to about a third.
         .layer(tower_http::compression::CompressionLayer::new())
         // Every form and server function here takes a few hundred bytes; a huge body is refused
         // (413) before anything reads it.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
-        // Outermost, so that every answer has them, the 413 above included.
+        // Around everything above, so that every answer has them, the 413 above included.
         .layer(axum::middleware::from_fn_with_state(
             security_headers::Https(state.sign_in.public_url().starts_with("https://")),
             security_headers::add,
         ))
+        // Outermost: every request (and log line) has our id before anything else runs.
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }
 
@@ -136,5 +165,9 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
-    handle_server_fns_with_context(move || provide_context(state.clone()), request).await
+    let context = move || {
+        provide_context(state.clone());
+        provide_context(RequestSession::default());
+    };
+    handle_server_fns_with_context(context, request).await
 }

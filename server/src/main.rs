@@ -40,11 +40,8 @@ async fn main() {
     let listener =
         app::listener::bind(address).unwrap_or_else(|e| exit_with(&format!("cannot listen on {address}: {e}")));
     tracing::info!(demo = config.demo, "listening on http://{address}");
-    // The peer address feeds the per-address rate limit.
-    let app = server::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        // Stops accepting, lets requests in flight (a claim mid-mint) finish, then exits.
-        .with_graceful_shutdown(shutdown_signal())
+    // Stops accepting on the signal, lets requests in flight (a claim mid-mint) finish, then exits.
+    server::serve::serve(listener, server::router(state), server::serve::Timeouts::default(), shutdown_signal())
         .await
         .unwrap_or_else(|e| exit_with(&format!("server error: {e}")));
 }

@@ -3,13 +3,13 @@
 
 use axum::response::Html;
 
+use app::state::AppState;
+
 /// A page with the site's stylesheet; `body` is trusted HTML built with [`escape`].
-pub fn render(title: &str, demo: bool, body: &str) -> Html<String> {
-    let banner = if demo {
-        r#"<div class="demo-banner" role="status">Demo mode: sign-in is not verified and keys come from a simulated OpenRouter.</div>"#
-    } else {
-        ""
-    };
+pub fn render(title: &str, state: &AppState, body: &str) -> Html<String> {
+    let banner = app::site::demo_banner(state.demo, state.demo && state.simulator.is_none())
+        .map(|text| format!(r#"<div class="demo-banner" role="status">{}</div>"#, escape(text)))
+        .unwrap_or_default();
     Html(format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -37,7 +37,6 @@ struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
-    error_description: Option<String>,
 }
 
 async fn login(
@@ -72,7 +71,9 @@ async fn callback(
     Query(query): Query<CallbackQuery>,
     jar: CookieJar,
 ) -> Response {
-    let login = jar.get(login_state::COOKIE_NAME).and_then(|c| state.session.verify_login(c.value()));
+    let login = jar
+        .get(&state.session.cookie_name(login_state::COOKIE_NAME))
+        .and_then(|c| state.session.verify_login(c.value()));
     let next = login.as_ref().map_or_else(|| "/".to_string(), |l| safe_next_path(&l.next));
     // Success or not, this attempt is over.
     let jar = jar.remove(state.session.login_removal_cookie());
@@ -99,10 +100,7 @@ async fn finish(
         return Err(SignInError::InvalidState);
     }
     if let Some(error) = query.error {
-        return Err(SignInError::ProviderRefused {
-            provider: provider.label().to_string(),
-            reason: query.error_description.unwrap_or(error),
-        });
+        return Err(SignInError::ProviderRefused { provider: provider.label().to_string(), error });
     }
     let code = query.code.filter(|c| !c.is_empty()).ok_or(SignInError::InvalidState)?;
     // Burn the attempt before using the code: a copied cookie + callback URL replays nothing.
@@ -141,7 +139,7 @@ pub(crate) async fn remember(state: &AppState, identity: Identity) -> Result<Ses
 
 /// The page a refused sign-in lands on: the reason, and a way to try again.
 fn refused(state: &AppState, provider_id: &str, next: &str, error: SignInError) -> Response {
-    tracing::info!(provider = provider_id, reason = %error, "sign-in refused");
+    tracing::info!(provider = provider_id, reason = ?error, "sign-in refused");
     let retry = state.sign_in.provider(provider_id).map(|p| {
         format!(
             r#"<a class="button" href="/auth/login/{}?next={}">Try again with {}</a> "#,
@@ -157,9 +155,20 @@ fn refused(state: &AppState, provider_id: &str, next: &str, error: SignInError) 
         escape(next)
     );
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, plain_page::render("Sign-in failed", state.demo, &body)).into_response()
+    (status, plain_page::render("Sign-in failed", state, &body)).into_response()
 }
 
-async fn logout(State(state): State<AppState>, jar: CookieJar) -> impl IntoResponse {
-    (jar.remove(state.session.removal_cookie()), Redirect::to("/"))
+/// Ends the session everywhere: its id is recorded as signed out (every replica reads it), so
+/// a copy of the cookie authenticates nothing afterwards, and the browser's cookie is removed.
+async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
+    if let Some(session) = app::auth::session_of(&state, &jar).await {
+        if let Err(e) = state.store.revoke_session(&session.id, session.expires_at, Utc::now()).await {
+            tracing::error!(error = %e, "could not record a sign-out");
+            let body = r#"<h1>Sign-out failed</h1><p class="error" role="alert">Something went wrong on our side; you are still signed in. Please try again.</p><p><a href="/">Back</a></p>"#;
+            return (StatusCode::SERVICE_UNAVAILABLE, plain_page::render("Sign-out failed", &state, body))
+                .into_response();
+        }
+        tracing::info!(provider = %session.user.provider, "signed out");
+    }
+    (jar.remove(state.session.removal_cookie()), Redirect::to("/")).into_response()
 }

@@ -1,6 +1,7 @@
 //! `server validate [FILES…]`: checks workshop files exactly as the build does (`app/build.rs`),
 //! with the same messages, so a pull request can be checked before it is merged. Without files it
-//! checks `workshops/*.yaml` and `workshops/demo/*.yaml` under the current directory. Files are
+//! checks `workshops/*.yaml`, `workshops/demo/*.yaml` and `examples/workshops/*.yaml` under the
+//! current directory. Files are
 //! also checked against the workshops built into this binary (a file with a built-in slug
 //! replaces that workshop), so a new file cannot reuse another workshop's key name prefix.
 
@@ -12,7 +13,10 @@ use app::workshops::{check_across, parse, Workshop};
 /// returns the process exit code.
 pub fn run(args: &[String]) -> i32 {
     let files: Vec<PathBuf> = if args.is_empty() {
-        ["workshops", "workshops/demo"].iter().flat_map(|dir| yaml_files(Path::new(dir))).collect()
+        ["workshops", "workshops/demo", "examples/workshops"]
+            .iter()
+            .flat_map(|dir| yaml_files(Path::new(dir)))
+            .collect()
     } else {
         args.iter().map(PathBuf::from).collect()
     };

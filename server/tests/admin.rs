@@ -8,8 +8,8 @@ use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use reqwest::StatusCode;
 
 use app::admin::{
-    AdminWorkshop, DisableKey, LoadAdminOverview, LoadAdminWorkshop, MintForSomeone, PauseClaims, RetryBinding,
-    RotateKey, SyncNow,
+    AdminWorkshop, DisableKey, LoadAdminOverview, LoadAdminWorkshop, MintForSomeone, PauseAllClaims, PauseClaims,
+    RetryBinding, RotateKey, SyncNow,
 };
 use app::claim::ClaimKey;
 use support::app_server::{client, sign_in_as, start_with, TestServer};
@@ -50,6 +50,7 @@ fn admin_functions(victim: &str) -> Vec<(&'static str, Vec<(&'static str, String
         (DisableKey::PATH, row()),
         (RotateKey::PATH, row()),
         (PauseClaims::PATH, vec![slug.clone(), ("paused", "true".into())]),
+        (PauseAllClaims::PATH, vec![("paused", "true".into())]),
         (MintForSomeone::PATH, vec![slug.clone(), ("email", "mallory@example.org".into()), ("name", "M".into())]),
         (SyncNow::PATH, vec![slug]),
     ]
@@ -142,7 +143,7 @@ async fn csv_exports_download_escaped_rows_and_only_opted_in_leads() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[CONTENT_TYPE], "text/csv; charset=utf-8");
     assert_eq!(response.headers()[CONTENT_DISPOSITION], "attachment; filename=\"demo-attendance.csv\"");
-    assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
+    assert_eq!(response.headers()[CACHE_CONTROL], "no-store, private");
     let attendance = response.text().await.unwrap();
     let lines: Vec<&str> = attendance.lines().collect();
     assert_eq!(lines.len(), 3, "{attendance}");

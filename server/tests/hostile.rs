@@ -25,9 +25,10 @@ use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::SqlitePool;
 
 use app::admin::{
-    DisableKey, LoadAdminOverview, LoadAdminWorkshop, MintForSomeone, PauseClaims, RetryBinding, RotateKey, SyncNow,
+    DisableKey, LoadAdminOverview, LoadAdminWorkshop, MintForSomeone, PauseAllClaims, PauseClaims, RetryBinding,
+    RotateKey, SyncNow,
 };
-use app::claim::{CheckMyKey, ClaimKey, LoadWorkshopPage};
+use app::claim::{CheckMyKey, ClaimKey, LoadWorkshopPage, WithdrawConsent};
 use app::site::{ListWorkshops, LoadSiteInfo};
 use app::state::AppState;
 use raw_http::{Body, RawRequest, RawResponse};
@@ -39,8 +40,7 @@ const ADMIN: &str = "root@example.org";
 const ORGANISER: &str = "organiser@example.com";
 /// Known to the suite so it can forge sessions the way the server signs them.
 const SECRET: &str = "hostile-suite-session-secret-0123456789";
-/// What `start_with(false, …)` signs with.
-const PRODUCTION_SECRET: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+use support::app_server::PRODUCTION_SECRET;
 const EVE_ID: &str = "dev|eve@example.org";
 
 // ---- the cases as data ------------------------------------------------------------------------
@@ -117,6 +117,8 @@ enum Prep {
         cookie: String,
         from: &'static str,
     },
+    /// Page views from this forwarded address until one is refused with 429.
+    ExhaustPages(&'static str),
 }
 
 struct Case {
@@ -209,11 +211,38 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// The claims of a demo sign-in session for `email`.
-fn session_claims(email: &str) -> Value {
+/// Which of the suite's servers a session is forged for: each takes only its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Deployment {
+    /// Demo mode on the default address: demo sign-ins, plain-http cookie names.
+    Demo,
+    /// `PUBLIC_URL=https://keys.example.org`: GitHub sign-ins, `__Host-` cookie names.
+    Production,
+}
+
+impl Deployment {
+    fn issuer(self) -> &'static str {
+        match self {
+            Deployment::Demo => "http://127.0.0.1:3000",
+            Deployment::Production => "https://keys.example.org",
+        }
+    }
+
+    fn cookie(self, name: &str) -> String {
+        match self {
+            Deployment::Demo => name.to_string(),
+            Deployment::Production => format!("__Host-{name}"),
+        }
+    }
+}
+
+/// The claims of a session for `email`, as `deployment` issues them.
+fn session_claims(email: &str, deployment: Deployment) -> Value {
+    let provider = if deployment == Deployment::Demo { "dev" } else { "github" };
     json!({
-        "aud": "minter-session", "sub": format!("dev|{email}"), "email": email, "name": "Forged",
-        "provider": "dev", "iat": now(), "exp": now() + 3600,
+        "aud": "minter-session", "iss": deployment.issuer(), "jti": format!("{:032x}", rand::random::<u128>()),
+        "sub": format!("{provider}|{email}"), "email": email, "name": "Forged",
+        "provider": provider, "iat": now(), "exp": now() + 3600,
     })
 }
 
@@ -222,8 +251,9 @@ fn session_cookie(token: &str) -> String {
 }
 
 /// A valid session for `email` on a server signing with `secret` (the calibration: accepted).
-fn valid_session(email: &str, secret: &str) -> String {
-    session_cookie(&jwt(hs256(), &session_claims(email), Sign::Hs256(secret)))
+fn valid_session(email: &str, secret: &str, deployment: Deployment) -> String {
+    let token = jwt(hs256(), &session_claims(email, deployment), Sign::Hs256(secret));
+    format!("{}={token}", deployment.cookie("minter_session"))
 }
 
 fn jwt_claims(token: &str) -> Option<Value> {
@@ -326,6 +356,14 @@ impl World {
                 }
                 Err(format!("{address} was never limited"))
             }
+            Prep::ExhaustPages(address) => {
+                for _ in 0..50 {
+                    if self.send(&get("/w/demo").from(address)).await.status == 429 {
+                        return Ok(());
+                    }
+                }
+                Err(format!("pages from {address} were never limited"))
+            }
             Prep::ExhaustClaims { cookie, from } => {
                 for _ in 0..20 {
                     let request =
@@ -420,6 +458,17 @@ fn security_header_problems(response: &RawResponse, https: bool) -> Vec<String> 
             problems.push(format!("{name}: {:?} (expected {value})", response.header(name)));
         }
     }
+    // Pages and answers can carry a key or personal data; only static files may be cached.
+    let cache = response.header("cache-control");
+    let static_file = response.status == 200
+        && response.header("content-type").is_some_and(|t| ["css", "javascript", "wasm"].iter().any(|k| t.contains(k)));
+    if cache != Some("no-store, private") && !static_file {
+        problems.push(format!("Cache-Control {cache:?} (expected no-store, private)"));
+    }
+    // Every answer names our id for the request, never one the client chose.
+    if !response.header("x-request-id").is_some_and(app::request_id::is_valid) {
+        problems.push(format!("X-Request-Id {:?}", response.header("x-request-id")));
+    }
     let hsts = response.header("strict-transport-security");
     match (https, hsts) {
         (true, Some("max-age=31536000; includeSubDomains")) | (false, None) => {}
@@ -473,7 +522,8 @@ impl Report {
 
 /// The `next` a login cookie set by this answer would return to.
 fn login_next(response: &RawResponse) -> Result<String, String> {
-    let token = response.cookie("minter_login").ok_or("no login cookie")?;
+    let token =
+        response.cookie("minter_login").or_else(|| response.cookie("__Host-minter_login")).ok_or("no login cookie")?;
     let claims = jwt_claims(&token).ok_or("login cookie is not a JWT")?;
     Ok(claims["next"].as_str().unwrap_or_default().to_string())
 }
@@ -585,6 +635,8 @@ async fn demo_site(report: &mut Report) {
         &[
             ("ADMIN_EMAILS", ADMIN),
             ("SESSION_SECRET", SECRET),
+            // One a minute: a second test of the same person is refused while the cases run.
+            ("RATE_LIMIT_KEY_TESTS_PER_MINUTE", "1"),
             ("GITHUB_CLIENT_ID", "gh-hostile"),
             ("GITHUB_CLIENT_SECRET", "gh-hostile-secret"),
         ],
@@ -607,13 +659,22 @@ async fn demo_site(report: &mut Report) {
         let cookie = sign_in(&world, email, name).await;
         assert_eq!(claim(&world, &cookie, "demo").await.status, 200, "{name}");
     }
+    // Tess tests her key once; within the minute the limit refuses the next.
+    let tess = sign_in(&world, "tess@example.org", "Tess").await;
+    assert_eq!(claim(&world, &tess, "demo").await.status, 200);
+    let tested = world.send(&call(CheckMyKey::PATH, &[("slug", "demo")]).cookie(Some(&tess))).await;
+    assert_eq!(tested.status, 200, "{}", tested.text());
+    // Someone who signed out: their old cookie is a perfectly signed token of this server.
+    let signed_out = sign_in(&world, "gone@example.org", "Gone").await;
+    let out = world.send(&post("/auth/logout", &[]).cookie(Some(&signed_out))).await;
+    assert_eq!(out.status, 303, "sign-out: {}", out.text());
     // A real login cookie of this server (audience `minter-login`), to be replayed as a session.
     let login = world.send(&get("/auth/login/github?next=/")).await;
     let login_token = login.cookie("minter_login").expect("a login cookie");
 
     // Calibration: the forger signs exactly as the server does, so its refusals below mean
     // something, and the snapshot sees a write when there is one.
-    let forged_admin = valid_session(ADMIN, SECRET);
+    let forged_admin = valid_session(ADMIN, SECRET, Deployment::Demo);
     let accepted = world.send(&call(LoadAdminOverview::PATH, &[]).cookie(Some(&forged_admin))).await;
     assert_eq!(accepted.status, 200, "a correctly forged admin session is accepted: {}", accepted.text());
     let start = world.snapshot(Writes::LastSeen).await;
@@ -621,6 +682,7 @@ async fn demo_site(report: &mut Report) {
 
     let mut cases = Vec::new();
     session_cookie_cases(&mut cases, &eve, &login_token, SECRET);
+    event_cases(&mut cases, &eve, &wendy, &signed_out, &tess);
     cross_site_cases(&mut cases, &root, &eve);
     non_admin_cases(&mut cases, &eve, &organiser);
     unknown_slug_cases(&mut cases, &eve, &root);
@@ -652,7 +714,7 @@ async fn demo_site(report: &mut Report) {
 /// Forged, tampered, expired and foreign sessions, each claiming to be the admin, against a
 /// claim (which would mint), the admin overview and the attendance export (which would leak).
 fn session_cookie_cases(cases: &mut Vec<Case>, eve: &str, login_token: &str, secret: &str) {
-    let admin = session_claims(ADMIN);
+    let admin = session_claims(ADMIN, Deployment::Demo);
     let eve_token = eve.strip_prefix("minter_session=").unwrap();
     let (eve_head, eve_signature) = (eve_token.split('.').next().unwrap(), eve_token.rsplit('.').next().unwrap());
     let with = |change: &dyn Fn(&mut Value)| {
@@ -692,6 +754,16 @@ fn session_cookie_cases(cases: &mut Vec<Case>, eve: &str, login_token: &str, sec
         }),
         ("bytes that are not UTF-8", b"\xff\xfe\xfd".to_vec()),
         ("this server's own login cookie", login_token.as_bytes().to_vec()),
+        (
+            "issued by another deployment with the same secret",
+            jwt(hs256(), &with(&|c: &mut Value| c["iss"] = json!("https://staging.example.org")), Sign::Hs256(secret))
+                .into_bytes(),
+        ),
+        (
+            "without a session id",
+            jwt(hs256(), &with(&|c: &mut Value| drop(c.as_object_mut().unwrap().remove("jti"))), Sign::Hs256(secret))
+                .into_bytes(),
+        ),
     ];
     for (label, token) in tokens {
         let cookie = [b"minter_session=".as_slice(), &token].concat();
@@ -716,6 +788,78 @@ fn session_cookie_cases(cases: &mut Vec<Case>, eve: &str, login_token: &str, sec
     }
 }
 
+/// Issue #14 on the demo site: signed-out sessions, consent withdrawal, text from the URL, our
+/// request ids, key tests.
+fn event_cases(cases: &mut Vec<Case>, eve: &str, wendy: &str, signed_out: &str, tess: &str) {
+    let category = "event safety";
+    cases.push(case(
+        category,
+        "a signed-out session claims",
+        call(ClaimKey::PATH, &[("slug", "demo")]).cookie(Some(signed_out)),
+        expect(401).says("\"NotSignedIn\""),
+    ));
+    cases.push(case(
+        category,
+        "a signed-out session reads the page",
+        get("/w/demo").cookie(Some(signed_out)),
+        expect(200).says("Get your key").never("gone@example.org"),
+    ));
+    cases.push(case(
+        category,
+        "a signed-out session withdraws consent",
+        call(WithdrawConsent::PATH, &[("slug", "demo")]).cookie(Some(signed_out)),
+        expect(401).says("\"NotSignedIn\""),
+    ));
+    cases.push(case(
+        category,
+        "withdraw consent signed out",
+        call(WithdrawConsent::PATH, &[("slug", "demo")]),
+        expect(401).says("\"NotSignedIn\""),
+    ));
+    for slug in ["no-such-workshop", "../demo", "*"] {
+        cases.push(case(
+            category,
+            format!("withdraw consent in {slug:?}"),
+            call(WithdrawConsent::PATH, &[("slug", slug)]).cookie(Some(eve)),
+            expect(404).says("\"UnknownWorkshop\""),
+        ));
+    }
+    cases.push(case(
+        category,
+        "withdraw consent without a slug",
+        call(WithdrawConsent::PATH, &[]).cookie(Some(eve)),
+        expect(400).says("Request"),
+    ));
+    for (label, query) in [
+        ("a phone number as the other sign-in", "error=other-sign-in&via=Call%20555-0100%20now"),
+        ("markup as the other sign-in", "error=other-sign-in&via=%3Cb%3E555-0100%3C%2Fb%3E"),
+        ("a phone number as the reference", "error=error&ref=555-0100%20call"),
+        ("a reference of the right length", "error=error&ref=555-0100-abc"),
+    ] {
+        cases.push(case(
+            category,
+            format!("the page repeats {label}"),
+            get(format!("/w/demo?{query}")).cookie(Some(wendy)),
+            expect(200).says("data-testid=\"claim-error\"").never("555-0100"),
+        ));
+    }
+    cases.push(case(
+        category,
+        "a request id chosen by the client",
+        get("/healthz").header("x-request-id", "<script>alert(1)</script>"),
+        expect(200).says("ok").check(|response| match response.header("x-request-id") {
+            Some(id) if app::request_id::is_valid(id) => Ok(()),
+            other => Err(format!("X-Request-Id {other:?}")),
+        }),
+    ));
+    cases.push(case(
+        category,
+        "a second key test within the minute (one a minute on this site)",
+        call(CheckMyKey::PATH, &[("slug", "demo")]).cookie(Some(tess)),
+        expect(429).says("\"TooManyAttempts\""),
+    ));
+}
+
 /// Every server function and every other POST route, called from another site with a valid
 /// session (the admin's, or eve's for her own key) and arguments that would work.
 fn cross_site_cases(cases: &mut Vec<Case>, root: &str, eve: &str) {
@@ -736,8 +880,10 @@ fn cross_site_cases(cases: &mut Vec<Case>, root: &str, eve: &str) {
         DisableKey::PATH,
         RotateKey::PATH,
         PauseClaims::PATH,
+        PauseAllClaims::PATH,
         MintForSomeone::PATH,
         SyncNow::PATH,
+        WithdrawConsent::PATH,
     ];
     for path in known {
         assert!(functions.contains(&path), "{path} is registered");
@@ -796,8 +942,10 @@ fn cross_site_cases(cases: &mut Vec<Case>, root: &str, eve: &str) {
 /// admin's address: 404 and no data from every admin function, page and export.
 fn non_admin_cases(cases: &mut Vec<Case>, eve: &str, organiser: &str) {
     let row = [("slug", "demo"), ("user_id", EVE_ID)];
-    let functions: [(&str, &[(&str, &str)]); 8] = [
+    let functions: [(&str, &[(&str, &str)]); 10] = [
         (LoadAdminOverview::PATH, &[]),
+        (PauseAllClaims::PATH, &[("paused", "true")]),
+        (PauseAllClaims::PATH, &[("paused", "false")]),
         (LoadAdminWorkshop::PATH, &[("slug", "demo")]),
         (RetryBinding::PATH, &row),
         (DisableKey::PATH, &row),
@@ -837,7 +985,7 @@ fn non_admin_cases(cases: &mut Vec<Case>, eve: &str, organiser: &str) {
         cases.push(case(
             "non-admin",
             format!("look-alike of the admin's address {look_alike}: admin overview"),
-            call(LoadAdminOverview::PATH, &[]).cookie(Some(&valid_session(look_alike, SECRET))),
+            call(LoadAdminOverview::PATH, &[]).cookie(Some(&valid_session(look_alike, SECRET, Deployment::Demo))),
             expect(404).says("\"NotFound\""),
         ));
     }
@@ -1172,7 +1320,7 @@ fn markup_cases(cases: &mut Vec<Case>, script_named: &str, img_emailed: &str, pe
         category,
         "workshop page reflecting ?via=<img onerror>",
         get("/w/demo?error=other-sign-in&via=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E").cookie(Some(wendy)),
-        never_raw_markup(expect(200).says("&lt;img src=x onerror=alert(1)&gt;")),
+        never_raw_markup(expect(200).says("another sign-in using the same email").never("&lt;img src=x")),
     ));
     cases.push(case(
         category,
@@ -1198,7 +1346,7 @@ fn markup_cases(cases: &mut Vec<Case>, script_named: &str, img_emailed: &str, pe
 async fn production_site(report: &mut Report) {
     let world = World::start(false, &[]).await;
     assert!(world.https, "PUBLIC_URL=https://keys.example.org");
-    let someone = valid_session("someone@example.org", PRODUCTION_SECRET);
+    let someone = valid_session("someone@example.org", PRODUCTION_SECRET, Deployment::Production);
     let accepted = world.send(&call(LoadSiteInfo::PATH, &[]).cookie(Some(&someone))).await;
     assert!(accepted.text().contains("someone@example.org"), "calibration: {}", accepted.text());
     let start = world.snapshot(Writes::Nothing).await;
@@ -1247,7 +1395,7 @@ async fn production_site(report: &mut Report) {
             category,
             format!("GitHub login, next={label}"),
             get(format!("/auth/login/github?next={wire}")),
-            expect(303).sets("minter_login").check(login_returns_home),
+            expect(303).sets("__Host-minter_login").check(login_returns_home),
         ));
     }
     // A login cookie forged with the right secret whose `next` leaves the site: the callback
@@ -1256,21 +1404,25 @@ async fn production_site(report: &mut Report) {
         "jti": "hostile-jti", "provider": "github", "state": "s1", "pkce_verifier": "v", "nonce": "",
         "next": "//evil.example", "aud": "minter-login", "exp": now() + 600,
     });
-    let login_cookie = format!("minter_login={}", jwt(hs256(), &login, Sign::Hs256(PRODUCTION_SECRET)));
+    let login_cookie = format!("__Host-minter_login={}", jwt(hs256(), &login, Sign::Hs256(PRODUCTION_SECRET)));
     cases.push(case(
         category,
         "callback with a forged login cookie whose next is //evil.example",
         get("/auth/callback/github?state=s1&error=access_denied").cookie(Some(&login_cookie)),
-        expect(403).says("Sign-in failed").says(r#"<a href="/">Back</a>"#).never("evil.example").sets("minter_login"),
+        expect(403)
+            .says("Sign-in failed")
+            .says(r#"<a href="/">Back</a>"#)
+            .never("evil.example")
+            .sets("__Host-minter_login"),
     ));
     cases.push(case(
         category,
         "callback with a login cookie signed with another secret",
         get("/auth/callback/github?state=s1&code=c1").cookie(Some(&format!(
-            "minter_login={}",
+            "__Host-minter_login={}",
             jwt(hs256(), &login, Sign::Hs256("another-secret-of-32-bytes-or-more!!"))
         ))),
-        expect(400).says("Sign-in failed").never("evil.example").sets("minter_login"),
+        expect(400).says("Sign-in failed").never("evil.example").sets("__Host-minter_login"),
     ));
     world.run(cases, report).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -1281,7 +1433,8 @@ async fn rate_limited_site(report: &mut Report) {
     let limits = [
         ("RATE_LIMIT_CLAIMS_PER_MINUTE", "2"),
         ("RATE_LIMIT_REQUESTS_PER_MINUTE", "5"),
-        ("TRUST_PROXY", "1"),
+        ("RATE_LIMIT_PAGES_PER_MINUTE", "10"),
+        ("TRUST_PROXY", "127.0.0.1"),
         ("SESSION_SECRET", SECRET),
     ];
     let world = World::start(true, &limits).await;
@@ -1308,7 +1461,7 @@ async fn rate_limited_site(report: &mut Report) {
             ..case(
                 category,
                 "per person: a fresh session does not reset it",
-                claim(&valid_session("rita@example.org", SECRET), "203.0.113.13"),
+                claim(&valid_session("rita@example.org", SECRET, Deployment::Demo), "203.0.113.13"),
                 too_many_claims(),
             )
         },
@@ -1332,6 +1485,33 @@ async fn rate_limited_site(report: &mut Report) {
                 "per address: a spoofed X-Forwarded-For entry before the proxy's",
                 claim(&sam, "198.51.100.7, 203.0.113.20"),
                 too_many_requests(),
+            )
+        },
+        Case {
+            prep: Prep::ExhaustPages("203.0.113.30"),
+            ..case(
+                category,
+                "per address: a page view",
+                get("/w/demo").from("203.0.113.30"),
+                expect(429).says("Too many requests from your network").check(retry_after_a_minute),
+            )
+        },
+        Case {
+            prep: Prep::ExhaustPages("203.0.113.30"),
+            ..case(
+                category,
+                "per address: a page view with a spoofed X-Forwarded-For entry before the proxy's",
+                get("/w/demo").from("198.51.100.8, 203.0.113.30"),
+                expect(429).says("Too many requests from your network"),
+            )
+        },
+        Case {
+            prep: Prep::ExhaustPages("203.0.113.30"),
+            ..case(
+                category,
+                "per address: a page view over two X-Forwarded-For lines",
+                get("/w/demo").from("198.51.100.9").from("203.0.113.30"),
+                expect(429).says("Too many requests from your network"),
             )
         },
         Case {

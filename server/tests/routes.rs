@@ -251,7 +251,7 @@ async fn claims_per_person_and_requests_per_address_are_rate_limited() {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_address_has_its_own_limit() {
-    let settings = [("RATE_LIMIT_REQUESTS_PER_MINUTE", "2"), ("TRUST_PROXY", "1")];
+    let settings = [("RATE_LIMIT_REQUESTS_PER_MINUTE", "2"), ("TRUST_PROXY", "127.0.0.1")];
     let server = support::app_server::start_with(true, &settings).await;
     let from = |address: &'static str| {
         // A client may send its own X-Forwarded-For; the proxy appends the real address last.

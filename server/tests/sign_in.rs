@@ -21,6 +21,7 @@ use support::fake_github::{self, Account, FakeGithub};
 use support::oidc_mock::{OidcMock, Spoil};
 
 const GOOGLE_CLIENT_ID: &str = "minter-test.apps.googleusercontent.com";
+const SITE_SECRET: &str = "sign-in-suite-secret-4b9e1c7d2a6f8e03";
 
 struct Site {
     base: String,
@@ -44,7 +45,7 @@ impl Site {
             ("DATABASE_URL", format!("sqlite://{}/sign-in.db", dir.path().display())),
             ("OPENROUTER_MANAGEMENT_KEY", "sk-or-v1-test".into()),
             ("OPENROUTER_BASE_URL", "http://127.0.0.1:9/api/v1".into()),
-            ("SESSION_SECRET", "s".repeat(32)),
+            ("SESSION_SECRET", SITE_SECRET.to_string()),
             ("PUBLIC_URL", base.clone()),
             ("GOOGLE_CLIENT_ID", GOOGLE_CLIENT_ID.into()),
             ("GOOGLE_CLIENT_SECRET", "google-secret".into()),
@@ -141,11 +142,13 @@ fn query(url: &str) -> HashMap<String, String> {
 }
 
 /// Asserts a refused sign-in: status, the reason on the page, no session.
-async fn assert_refused(browser: &Browser, response: reqwest::Response, status: u16, reason: &str) {
+/// The refusal page, after checking its status, reason and that no session started.
+async fn assert_refused(browser: &Browser, response: reqwest::Response, status: u16, reason: &str) -> String {
     assert_eq!(response.status().as_u16(), status);
     let page = response.text().await.unwrap();
     assert!(page.contains("Sign-in failed") && page.contains(reason), "expected {reason:?} in {page}");
     assert!(browser.session().is_none(), "a refused sign-in must not start a session");
+    page
 }
 
 fn github_account(id: u64, emails: Vec<(&str, bool, bool)>) -> Account {
@@ -299,14 +302,17 @@ async fn provider_errors_are_shown_not_hidden() {
     let mut browser = Browser::new(&site);
     let authorize = browser.start_login(&site, "google", "/").await;
     let state = query(&authorize)["state"].clone();
+    // The provider's free text arrives through the browser (anyone can write it into a link):
+    // its error code is explained in our words, the text is not repeated.
     let url = site.url(&format!(
-        "/auth/callback/google?error=access_denied&error_description=The+user+denied+access&state={state}"
+        "/auth/callback/google?error=access_denied&error_description=Call+555-0100+to+unlock&state={state}"
     ));
     let response = browser.get(&url).await;
-    assert_refused(&browser, response, 403, "The user denied access").await;
+    let page = assert_refused(&browser, response, 403, "refused by Google: access was not granted.").await;
+    assert!(!page.contains("555-0100"), "{page}");
 
     let response = browser.get(&site.url("/auth/login/myspace?next=/")).await;
-    assert_refused(&browser, response, 404, "no sign-in method called").await;
+    assert_refused(&browser, response, 404, "There is no such sign-in method here.").await;
 }
 
 #[tokio::test]
@@ -409,9 +415,18 @@ async fn server_functions_need_a_valid_session_and_refuse_cross_site_posts() {
         name: "Ada".into(),
         provider: "google".into(),
     };
-    let foreign = SessionKeys::new(&[9; 32], false).issue(&user, Utc::now());
-    let expired = SessionKeys::new("s".repeat(32).as_bytes(), false).issue(&user, Utc::now() - Duration::hours(13));
-    for cookie in [None, Some(tampered), Some(foreign), Some(expired)] {
+    let foreign = SessionKeys::new(&[9; 32], &site.base, false).issue(&user, Utc::now());
+    let site_keys = SessionKeys::new(SITE_SECRET.as_bytes(), &site.base, false);
+    let expired = site_keys.issue(&user, Utc::now() - Duration::hours(13));
+    // The site's own secret, but issued for another deployment (a staging server sharing it).
+    let staging =
+        SessionKeys::new(SITE_SECRET.as_bytes(), "https://staging.example.org", false).issue(&user, Utc::now());
+    // The site's own secret and address, but a demo sign-in: this server is not in demo mode.
+    let demo_user =
+        app::auth::SessionUser { user_id: "dev|ada@example.com".into(), provider: "dev".into(), ..user.clone() };
+    let demo = SessionKeys::new(SITE_SECRET.as_bytes(), &site.base, true).issue(&demo_user, Utc::now());
+    assert!(site_keys.verify(&site_keys.issue(&user, Utc::now())).is_some(), "the calibration: accepted");
+    for cookie in [None, Some(tampered), Some(foreign), Some(expired), Some(staging), Some(demo)] {
         let label = format!("{cookie:?}");
         let response = claim(cookie).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{label}");

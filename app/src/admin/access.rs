@@ -27,6 +27,14 @@ pub async fn require_any(state: &AppState) -> Result<(SessionUser, Vec<&'static 
     Ok((user, workshops))
 }
 
+/// The signed-in user if they are one of `ADMIN_EMAILS`; otherwise [`AdminError::NotFound`].
+pub async fn require_admin(state: &AppState) -> Result<SessionUser, AdminError> {
+    match crate::auth::current_user(state).await {
+        Some(user) if is_admin(state, &user) => Ok(user),
+        _ => Err(not_found()),
+    }
+}
+
 /// The signed-in user and the workshop `slug`, if they may run it; otherwise
 /// [`AdminError::NotFound`] (and a 404 status), whether or not the workshop exists.
 pub async fn require_workshop(state: &AppState, slug: &str) -> Result<(SessionUser, &'static Workshop), AdminError> {

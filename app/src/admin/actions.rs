@@ -22,7 +22,7 @@ const MAX_NAME_CHARS: usize = 100;
 impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         warn!(error = %e, "storage failed during an admin action");
-        refused_with(500, "Something went wrong on our side. Please try again.")
+        refused_with(500, with_reference("Something went wrong on our side. Please try again."))
     }
 }
 
@@ -35,13 +35,19 @@ fn refused_with(status: u16, text: impl Into<String>) -> AdminError {
     AdminError::Refused(text.into())
 }
 
+/// OpenRouter's answer is for the log (under the request id the page shows), not for the page.
 fn openrouter_refused(what: &str, e: &OpenRouterError) -> AdminError {
     warn!(error = %e, "{what} failed");
     if e.is_retryable() {
         refused_with(503, format!("OpenRouter is busy; {what} did not happen. Try again in a few seconds."))
     } else {
-        refused_with(502, format!("OpenRouter refused: {what} did not happen ({e})."))
+        refused_with(502, with_reference(&format!("OpenRouter refused: {what} did not happen.")))
     }
+}
+
+/// `text` and the request's id, under which the log holds the detail.
+fn with_reference(text: &str) -> String {
+    format!("{text}{}", crate::claim::reference_text(&crate::request_id::current()))
 }
 
 /// The row with a key, or why there is none.
@@ -65,7 +71,10 @@ pub async fn retry_binding(state: &AppState, workshop: &Workshop, user_id: &str)
         }
         Err(BindError::Disabled) => Err(refused_with(409, "The key is disabled; rotate it to give a new one.")),
         Err(BindError::OpenRouter(e)) => Err(openrouter_refused("binding the key", &e)),
-        Err(e) => Err(refused_with(500, format!("Binding failed: {e}. The background keeps trying."))),
+        Err(e) => {
+            warn!(workshop = %workshop.slug, key_label = %row.key_label, error = %e, "admin re-binding failed");
+            Err(refused_with(500, with_reference("Binding failed; the background keeps trying.")))
+        }
     }
 }
 
@@ -143,6 +152,12 @@ pub async fn rotate_key(state: &AppState, workshop: &Workshop, user_id: &str, ad
     Ok(())
 }
 
+pub async fn pause_all_claims(state: &AppState, paused: bool, admin: &str) -> Result<(), AdminError> {
+    state.store.set_claims_paused(crate::store::EVERY_WORKSHOP, paused.then_some(admin), Utc::now()).await?;
+    warn!(paused, admin, "admin switched claims in every workshop");
+    Ok(())
+}
+
 pub async fn pause_claims(state: &AppState, workshop: &Workshop, paused: bool, admin: &str) -> Result<(), AdminError> {
     state.store.set_claims_paused(&workshop.slug, paused.then_some(admin), Utc::now()).await?;
     info!(workshop = %workshop.slug, paused, admin, "admin switched claims");
@@ -200,7 +215,13 @@ pub async fn mint_for_someone(
     Ok(HandedKey {
         name: profile.display_name,
         email: profile.email,
-        qr_svg: crate::qr::svg(&key.key).map_err(|e| AdminError::Refused(format!("QR code: {e}")))?,
+        qr_svg: crate::qr::svg(&key.key).map_err(|e| {
+            warn!(error = %e, "drawing the hand-over QR code failed");
+            refused_with(
+                500,
+                with_reference("The key was minted but its QR code could not be drawn; reload the table."),
+            )
+        })?,
         key: key.key,
         expires_at: key.expires_at,
     })

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::store::{Attendance, Attendee, ClaimStatus};
+use crate::store::{Attendance, Attendee, AttendeeProfile, ClaimStatus, MarketingConsent};
 
 /// Makes a cell inert in spreadsheets.
 pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
@@ -74,16 +74,17 @@ pub fn attendance_csv(rows: &[(Attendee, Attendance)]) -> String {
     )
 }
 
-/// The workshop's attendees who agreed to marketing email, with when and where they agreed.
-pub fn leads_csv(rows: &[(Attendee, Attendance)]) -> String {
+/// The people who agreed to marketing email in this workshop and have not withdrawn, with when
+/// they agreed (consent given in another workshop is that workshop's).
+pub fn leads_csv(leads: &[(AttendeeProfile, MarketingConsent)]) -> String {
     write_csv(
         ["email", "name", "opted_in_at", "workshop"],
-        rows.iter().filter(|(attendee, _)| attendee.marketing_opted_in).map(|(attendee, _)| {
+        leads.iter().map(|(profile, consent)| {
             [
-                attendee.profile.email.clone(),
-                attendee.profile.display_name.clone(),
-                time(attendee.marketing_opted_in_at),
-                attendee.marketing_opted_in_workshop.clone().unwrap_or_default(),
+                profile.email.clone(),
+                profile.display_name.clone(),
+                time(Some(consent.given_at)),
+                consent.workshop_slug.clone(),
             ]
         }),
     )
@@ -92,7 +93,6 @@ pub fn leads_csv(rows: &[(Attendee, Attendance)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::AttendeeProfile;
     use rust_decimal::Decimal;
 
     fn row(name: &str, email: &str, opted_in: bool) -> (Attendee, Attendance) {
@@ -157,7 +157,19 @@ mod tests {
         let first = csv.lines().nth(1).unwrap();
         assert!(first.contains(",minted,0.75,2.00,"), "{first}");
 
-        let leads = leads_csv(&rows);
+        let leads: Vec<_> = rows
+            .iter()
+            .filter(|(attendee, _)| attendee.marketing_opted_in)
+            .map(|(attendee, row)| {
+                let consent = MarketingConsent {
+                    workshop_slug: row.workshop_slug.clone(),
+                    given_at: attendee.marketing_opted_in_at.unwrap(),
+                    withdrawn_at: None,
+                };
+                (attendee.profile.clone(), consent)
+            })
+            .collect();
+        let leads = leads_csv(&leads);
         let mut reader = csv::Reader::from_reader(leads.as_bytes());
         assert_eq!(reader.headers().unwrap(), vec!["email", "name", "opted_in_at", "workshop"]);
         let emails: Vec<String> = reader.records().map(|r| r.unwrap()[0].to_string()).collect();

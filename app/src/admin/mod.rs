@@ -49,8 +49,10 @@ pub struct AdminSummary {
     pub name: String,
     pub event: String,
     pub window: WindowState,
-    /// Claims paused by an admin (the kill switch), and by whom.
+    /// Claims of this workshop paused by an admin or organiser (the kill switch), and by whom.
     pub paused_by: Option<String>,
+    /// Claims paused in every workshop at once, and by whom.
+    pub paused_everywhere_by: Option<String>,
     pub claimed: u32,
     pub pool_size: u32,
     /// What the workshop's keys have spent, by the last sync.
@@ -83,6 +85,16 @@ pub struct AdminRow {
     pub key_label: String,
 }
 
+/// `/admin`: the workshops the user may run, and the site-wide switch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminOverview {
+    pub workshops: Vec<AdminSummary>,
+    /// Who paused claims in every workshop, if anyone.
+    pub paused_everywhere_by: Option<String>,
+    /// The user is one of `ADMIN_EMAILS` (organisers run only their own workshops).
+    pub may_pause_everywhere: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdminWorkshop {
     pub summary: AdminSummary,
@@ -111,15 +123,19 @@ pub struct SyncSummary {
 }
 
 #[server]
-pub async fn load_admin_overview() -> Result<Vec<AdminSummary>, AdminError> {
+pub async fn load_admin_overview() -> Result<AdminOverview, AdminError> {
     let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
-    let (_, workshops) = access::require_any(&state).await?;
+    let (user, workshops) = access::require_any(&state).await?;
     let now = Utc::now();
     let mut summaries = Vec::with_capacity(workshops.len());
     for workshop in workshops {
         summaries.push(report::workshop(&state, workshop, now).await?.summary);
     }
-    Ok(summaries)
+    Ok(AdminOverview {
+        paused_everywhere_by: report::paused_everywhere_by(&state).await?,
+        may_pause_everywhere: access::is_admin(&state, &user),
+        workshops: summaries,
+    })
 }
 
 #[server]
@@ -156,6 +172,15 @@ pub async fn pause_claims(slug: String, paused: bool) -> Result<(), AdminError> 
     let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
     let (admin, workshop) = access::require_workshop(&state, &slug).await?;
     actions::pause_claims(&state, workshop, paused, &admin.email).await
+}
+
+/// The site-wide switch (`ADMIN_EMAILS` only): `paused = true` refuses every claim in every
+/// workshop until resumed; each workshop's own pause stays as it was.
+#[server]
+pub async fn pause_all_claims(paused: bool) -> Result<(), AdminError> {
+    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+    let admin = access::require_admin(&state).await?;
+    actions::pause_all_claims(&state, paused, &admin.email).await
 }
 
 #[server]

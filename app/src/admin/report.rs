@@ -11,12 +11,14 @@ use crate::workshops::Workshop;
 pub async fn workshop(state: &AppState, workshop: &Workshop, now: DateTime<Utc>) -> Result<AdminWorkshop, StoreError> {
     let stored = state.store.workshop_attendance(&workshop.slug).await?;
     let rows: Vec<AdminRow> = stored.iter().map(|(attendee, row)| admin_row(attendee, row)).collect();
+    let pauses = state.store.claims_pauses(&workshop.slug).await?;
     let summary = AdminSummary {
         slug: workshop.slug.clone(),
         name: workshop.name.clone(),
         event: workshop.event.clone(),
         window: workshop.window_state(now),
-        paused_by: state.store.claims_pause(&workshop.slug).await?.map(|p| p.paused_by),
+        paused_by: pauses.iter().find(|p| !p.everywhere).map(|p| p.paused_by.clone()),
+        paused_everywhere_by: pauses.iter().find(|p| p.everywhere).map(|p| p.paused_by.clone()),
         claimed: state.store.claimed_count(&workshop.slug).await?,
         pool_size: workshop.pool_size(),
         spent_usd: rows.iter().map(|r| r.usage_usd).sum::<Decimal>(),
@@ -27,6 +29,11 @@ pub async fn workshop(state: &AppState, workshop: &Workshop, now: DateTime<Utc>)
         last_synced_at: rows.iter().filter_map(|r| r.synced_at).max(),
     };
     Ok(AdminWorkshop { summary, rows })
+}
+
+/// Who paused claims in every workshop, if anyone.
+pub async fn paused_everywhere_by(state: &AppState) -> Result<Option<String>, StoreError> {
+    Ok(state.store.claims_pause(crate::store::EVERY_WORKSHOP).await?.map(|p| p.paused_by))
 }
 
 fn count(rows: &[AdminRow], f: impl Fn(&AdminRow) -> bool) -> u32 {

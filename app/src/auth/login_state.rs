@@ -1,6 +1,7 @@
 //! The short-lived login cookie: what the callback needs to finish one sign-in (OAuth `state`,
-//! PKCE verifier, OIDC nonce, where to go next). Signed with the session secret, scoped to the
-//! callback path, and single-use: the callback records its id (`Store::consume_login_state`).
+//! PKCE verifier, OIDC nonce, where to go next). Signed with the session secret, `__Host-` on
+//! https (hence path `/`), and single-use: the callback records its id
+//! (`Store::consume_login_state`).
 
 use axum_extra::extract::cookie::Cookie;
 use chrono::{DateTime, Utc};
@@ -8,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::session::{time_duration, SessionKeys};
 
+/// Over plain http; `__Host-minter_login` on https (see `SessionKeys::cookie_name`).
 pub const COOKIE_NAME: &str = "minter_login";
 const AUDIENCE: &str = "minter-login";
-const COOKIE_PATH: &str = "/auth/callback";
 /// Long enough to pick an account and pass a second factor; short enough to be useless later.
 pub const LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
 
@@ -57,11 +58,11 @@ impl LoginState {
 
 impl SessionKeys {
     pub fn login_cookie(&self, login: &LoginState) -> Cookie<'static> {
-        self.cookie_builder(COOKIE_NAME, self.sign(login), COOKIE_PATH).max_age(time_duration(LIFETIME)).build()
+        self.cookie_builder(COOKIE_NAME, self.sign(login)).max_age(time_duration(LIFETIME)).build()
     }
 
     pub fn login_removal_cookie(&self) -> Cookie<'static> {
-        self.cookie_builder(COOKIE_NAME, String::new(), COOKIE_PATH).build()
+        self.cookie_builder(COOKIE_NAME, String::new()).build()
     }
 
     /// A login cookie we signed that has not expired; session tokens do not pass (other `aud`).
@@ -81,18 +82,25 @@ mod tests {
 
     #[test]
     fn round_trip_and_refusals() {
-        let keys = SessionKeys::new(&[1; 32], false);
+        let keys = SessionKeys::new(&[1; 32], "http://127.0.0.1:3000", false);
         let token = keys.sign(&login(Utc::now()));
         let back = keys.verify_login(&token).unwrap();
         assert_eq!((back.provider.as_str(), back.state.as_str(), back.next.as_str()), ("google", "st", "/w/demo"));
 
-        assert!(SessionKeys::new(&[2; 32], false).verify_login(&token).is_none(), "foreign secret");
+        assert!(
+            SessionKeys::new(&[2; 32], "http://127.0.0.1:3000", false).verify_login(&token).is_none(),
+            "foreign secret"
+        );
         let expired = keys.sign(&login(Utc::now() - LIFETIME - chrono::Duration::seconds(1)));
         assert!(keys.verify_login(&expired).is_none(), "expired");
 
         // The two token kinds cannot stand in for each other.
-        let user =
-            SessionUser { user_id: "dev|a".into(), email: "a@b.co".into(), name: "A".into(), provider: "dev".into() };
+        let user = SessionUser {
+            user_id: "google|a".into(),
+            email: "a@b.co".into(),
+            name: "A".into(),
+            provider: "google".into(),
+        };
         assert!(keys.verify_login(&keys.issue(&user, Utc::now())).is_none());
         assert!(keys.verify(&token).is_none());
     }

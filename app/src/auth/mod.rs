@@ -30,19 +30,48 @@ pub struct SignInOption {
 }
 
 #[cfg(feature = "ssr")]
-pub use server::{current_user, encode_query_value, require_user, sign_in_options};
+pub use server::{current_user, encode_query_value, require_user, session_of, sign_in_options, RequestSession};
 
 #[cfg(feature = "ssr")]
 mod server {
+    use std::sync::Arc;
+
     use axum_extra::extract::CookieJar;
 
-    use super::{session::COOKIE_NAME, SessionUser, SignInOption};
+    use super::session::Session;
+    use super::{SessionUser, SignInOption};
     use crate::state::AppState;
+
+    /// The session of a request's cookie: ours, for this deployment, unexpired, and not signed
+    /// out. The one place a cookie becomes a user, for server functions and plain routes alike.
+    /// If the database cannot say whether the session was signed out, it counts as signed out.
+    pub async fn session_of(state: &AppState, jar: &CookieJar) -> Option<Session> {
+        let session = state.session.verify(jar.get(&state.session.session_cookie_name())?.value())?;
+        match state.store.session_revoked(&session.id).await {
+            Ok(false) => Some(session),
+            Ok(true) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check whether a session was signed out; treated as signed out");
+                None
+            }
+        }
+    }
+
+    /// The signed-in user of one request, looked up at most once however many server functions
+    /// the page calls; the server provides a fresh one to every request.
+    #[derive(Clone, Default)]
+    pub struct RequestSession(Arc<tokio::sync::OnceCell<Option<SessionUser>>>);
 
     /// The session user of the request a server function is serving, if any.
     pub async fn current_user(state: &AppState) -> Option<SessionUser> {
-        let jar: CookieJar = leptos_axum::extract().await.ok()?;
-        state.session.verify(jar.get(COOKIE_NAME)?.value())
+        let lookup = || async {
+            let jar: CookieJar = leptos_axum::extract().await.ok()?;
+            session_of(state, &jar).await.map(|session| session.user)
+        };
+        match leptos::prelude::use_context::<RequestSession>() {
+            Some(memo) => memo.0.get_or_init(lookup).await.clone(),
+            None => lookup().await,
+        }
     }
 
     /// The session user, or `None` with the response status set to 401 Unauthorized.

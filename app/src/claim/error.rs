@@ -20,6 +20,8 @@ pub enum ClaimError {
     Closed,
     #[error("The organisers have paused claims for a moment. Please try again shortly.")]
     Paused,
+    #[error("The organisers have paused claims in every workshop for a moment. Please try again shortly.")]
+    PausedEverywhere,
     #[error("The workshop is full: every key has been handed out.")]
     PoolFull,
     /// Someone with the same (normalised) email address already holds this workshop's key.
@@ -37,8 +39,9 @@ pub enum ClaimError {
     Busy,
     #[error("Too many attempts. Wait a minute, then try again.")]
     TooManyAttempts,
-    #[error("Something went wrong on our side. Please try again.")]
-    Internal,
+    /// The detail is in the server's log, under the request id `reference`.
+    #[error("Something went wrong on our side. Please try again.{}", reference_text(reference))]
+    Internal { reference: String },
     /// Transport or encoding trouble between browser and server (the detail is for debugging).
     #[error("Could not reach the server. Check your connection and try again.")]
     Request(String),
@@ -54,28 +57,51 @@ impl ClaimError {
             ClaimError::NotOpenYet { .. } => "not-open",
             ClaimError::Closed => "closed",
             ClaimError::Paused => "paused",
+            ClaimError::PausedEverywhere => "paused-everywhere",
             ClaimError::PoolFull => "full",
             ClaimError::ClaimedWithOtherSignIn { .. } => "other-sign-in",
             ClaimError::InProgress => "in-progress",
             ClaimError::NoKeyYet => "no-key",
             ClaimError::Busy => "busy",
             ClaimError::TooManyAttempts => "slow-down",
-            ClaimError::Internal | ClaimError::Request(_) => "error",
+            ClaimError::Internal { .. } | ClaimError::Request(_) => "error",
         }
     }
 }
 
+/// " Reference: <id>." when there is one.
+pub fn reference_text(reference: &str) -> String {
+    if reference.is_empty() {
+        String::new()
+    } else {
+        format!(" Reference: {reference}.")
+    }
+}
+
 impl ClaimError {
+    /// An internal failure of the request being served; its id becomes the page's reference.
+    pub fn internal() -> ClaimError {
+        #[cfg(feature = "ssr")]
+        let reference = crate::request_id::current();
+        #[cfg(not(feature = "ssr"))]
+        let reference = String::new();
+        ClaimError::Internal { reference }
+    }
+
     /// The HTTP status a server function answers with this error (the body says which).
     pub fn status(&self) -> u16 {
         match self {
             ClaimError::NotSignedIn => 401,
             ClaimError::UnknownWorkshop | ClaimError::NoKeyYet => 404,
-            ClaimError::Inactive | ClaimError::NotOpenYet { .. } | ClaimError::Closed | ClaimError::Paused => 403,
+            ClaimError::Inactive
+            | ClaimError::NotOpenYet { .. }
+            | ClaimError::Closed
+            | ClaimError::Paused
+            | ClaimError::PausedEverywhere => 403,
             ClaimError::PoolFull | ClaimError::ClaimedWithOtherSignIn { .. } | ClaimError::InProgress => 409,
             ClaimError::TooManyAttempts => 429,
             ClaimError::Busy => 503,
-            ClaimError::Internal => 500,
+            ClaimError::Internal { .. } => 500,
             ClaimError::Request(_) => 400,
         }
     }
@@ -102,8 +128,16 @@ impl FromServerFnError for ClaimError {
 
 impl ClaimError {
     /// The error behind a code from [`ClaimError::code`], for the page reached after a plain
-    /// form post; `via` is the other sign-in's provider, `opens_at` the workshop's opening.
-    pub fn from_code(code: &str, via: Option<String>, opens_at: Option<DateTime<Utc>>) -> ClaimError {
+    /// form post; `via` is the other sign-in's provider (kept only if it is a provider id we
+    /// know), `reference` a request id (kept only if it is one), `opens_at` the workshop's opening.
+    pub fn from_code(
+        code: &str,
+        via: Option<String>,
+        reference: Option<String>,
+        opens_at: Option<DateTime<Utc>>,
+    ) -> ClaimError {
+        let via = via.filter(|id| is_known_provider(id)).unwrap_or_default();
+        let reference = reference.filter(|r| crate::request_id::is_valid(r)).unwrap_or_default();
         match code {
             "signed-out" => ClaimError::NotSignedIn,
             "unknown" => ClaimError::UnknownWorkshop,
@@ -111,15 +145,22 @@ impl ClaimError {
             "not-open" => opens_at.map_or(ClaimError::Closed, |opens_at| ClaimError::NotOpenYet { opens_at }),
             "closed" => ClaimError::Closed,
             "paused" => ClaimError::Paused,
+            "paused-everywhere" => ClaimError::PausedEverywhere,
             "full" => ClaimError::PoolFull,
-            "other-sign-in" => ClaimError::ClaimedWithOtherSignIn { provider: via.unwrap_or_default() },
+            "other-sign-in" => ClaimError::ClaimedWithOtherSignIn { provider: via },
             "in-progress" => ClaimError::InProgress,
             "no-key" => ClaimError::NoKeyYet,
             "busy" => ClaimError::Busy,
             "slow-down" => ClaimError::TooManyAttempts,
-            _ => ClaimError::Internal,
+            _ => ClaimError::Internal { reference },
         }
     }
+}
+
+/// The sign-in methods a page may name from its URL: the built-in ones and the generic OIDC
+/// provider's default id (a custom `OIDC_ID` is then "another sign-in").
+fn is_known_provider(id: &str) -> bool {
+    matches!(id, "google" | "github" | "dev" | "organiser" | "oidc")
 }
 
 /// How the attendee knows the sign-in method behind a provider id.
@@ -147,18 +188,34 @@ mod tests {
             ClaimError::NotOpenYet { opens_at },
             ClaimError::Closed,
             ClaimError::Paused,
+            ClaimError::PausedEverywhere,
             ClaimError::PoolFull,
             ClaimError::ClaimedWithOtherSignIn { provider: "github".into() },
             ClaimError::InProgress,
             ClaimError::NoKeyYet,
             ClaimError::Busy,
             ClaimError::TooManyAttempts,
-            ClaimError::Internal,
+            ClaimError::Internal { reference: "0123456789ab".into() },
         ] {
-            assert_eq!(ClaimError::from_code(error.code(), Some("github".into()), Some(opens_at)), error);
+            let back =
+                ClaimError::from_code(error.code(), Some("github".into()), Some("0123456789ab".into()), Some(opens_at));
+            assert_eq!(back, error);
         }
         // Transport trouble is only ever seen by the hydrated page; a stray code means "error".
-        assert_eq!(ClaimError::from_code("<script>", None, None), ClaimError::Internal);
+        assert_eq!(
+            ClaimError::from_code("<script>", None, None, None),
+            ClaimError::Internal { reference: String::new() }
+        );
+        // Only known provider ids and our own request ids are repeated from the URL.
+        let other = |via: &str| ClaimError::from_code("other-sign-in", Some(via.into()), None, None);
+        assert_eq!(other("<img src=x>"), ClaimError::ClaimedWithOtherSignIn { provider: String::new() });
+        assert_eq!(other("Call 555-0100 for help"), ClaimError::ClaimedWithOtherSignIn { provider: String::new() });
+        let forged = ClaimError::from_code("error", None, Some("Call 555-0100".into()), None);
+        assert_eq!(forged, ClaimError::Internal { reference: String::new() });
+        assert_eq!(
+            ClaimError::Internal { reference: "0123456789ab".into() }.to_string(),
+            "Something went wrong on our side. Please try again. Reference: 0123456789ab."
+        );
     }
 
     #[test]

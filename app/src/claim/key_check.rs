@@ -19,10 +19,10 @@ pub enum KeyCheck {
     Revoked,
     /// Rate limited, overloaded or unreachable: worth another try in a moment.
     Busy,
-    /// Anything else; `detail` is OpenRouter's own message.
+    /// Anything else. OpenRouter's own message is in the log under the request id `reference`.
     Failed {
         status: u16,
-        detail: String,
+        reference: String,
     },
 }
 
@@ -53,7 +53,7 @@ impl KeyCheck {
             "model-not-allowed" => KeyCheck::ModelNotAllowed { model: model.into() },
             "revoked" => KeyCheck::Revoked,
             "busy" => KeyCheck::Busy,
-            "failed" => KeyCheck::Failed { status: 0, detail: "please try again, or ask an organiser".into() },
+            "failed" => KeyCheck::Failed { status: 0, reference: String::new() },
             _ => return None,
         })
     }
@@ -68,8 +68,13 @@ impl KeyCheck {
             }
             KeyCheck::Revoked => "Your key was switched off by an organiser. Ask them for a new one.".into(),
             KeyCheck::Busy => "OpenRouter is busy, try again in a few seconds.".into(),
-            KeyCheck::Failed { status: 0, detail } => format!("The test request failed: {detail}"),
-            KeyCheck::Failed { status, detail } => format!("The test request failed ({status}): {detail}"),
+            KeyCheck::Failed { status, reference } => {
+                let status = if *status == 0 { String::new() } else { format!(" ({status})") };
+                format!(
+                    "The test request failed{status}. Please try again, or ask an organiser.{}",
+                    crate::claim::reference_text(reference)
+                )
+            }
         }
     }
 }
@@ -109,10 +114,14 @@ mod server {
                 KeyCheck::ModelNotAllowed { model: model.to_string() }
             }
             e if e.is_retryable() => KeyCheck::Busy,
-            OpenRouterError::Api { status, message, .. } => {
-                KeyCheck::Failed { status: *status, detail: message.clone() }
+            other => {
+                tracing::warn!(error = %other, "a key test failed");
+                let status = match other {
+                    OpenRouterError::Api { status, .. } => *status,
+                    _ => 0,
+                };
+                KeyCheck::Failed { status, reference: crate::request_id::current() }
             }
-            other => KeyCheck::Failed { status: 0, detail: other.to_string() },
         }
     }
 
@@ -138,10 +147,9 @@ mod server {
             assert_eq!(classify(&api(429, "Rate limit exceeded"), m), KeyCheck::Busy);
             assert_eq!(classify(&api(503, "No provider available"), m), KeyCheck::Busy);
             assert_eq!(classify(&OpenRouterError::Connect("refused".into()), m), KeyCheck::Busy);
-            assert_eq!(
-                classify(&api(403, "Flagged by moderation"), m),
-                KeyCheck::Failed { status: 403, detail: "Flagged by moderation".into() }
-            );
+            let failed = classify(&api(403, "Flagged by moderation: call 555-0100"), m);
+            assert_eq!(failed, KeyCheck::Failed { status: 403, reference: String::new() });
+            assert!(!failed.explanation().contains("555"), "OpenRouter's text stays in the log");
         }
     }
 }

@@ -29,9 +29,7 @@ impl std::str::FromStr for KeyFault {
             "model-not-allowed" => Ok(KeyFault::ModelNotAllowed),
             "revoked" => Ok(KeyFault::Revoked),
             "unbound" => Ok(KeyFault::Unbound),
-            other => {
-                Err(format!("unknown fault {other:?}: expired, over-budget, model-not-allowed, revoked or unbound"))
-            }
+            _ => Err("unknown fault: expired, over-budget, model-not-allowed, revoked or unbound".to_string()),
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::auth::SessionUser;
 use crate::openrouter::{guardrail_drift, CreateGuardrail, CreateKey, OpenRouterError};
 use crate::state::AppState;
 use crate::store::{Attendance, ClaimStatus, MintedKey, NewReservation, Reservation, StoreError};
-use crate::workshops::{WindowState, Workshop};
+use crate::workshops::{Pause, WindowState, Workshop};
 
 /// A reservation older than this belongs to a request that died; the next claim takes it over.
 pub const STALE_RESERVATION: chrono::Duration = chrono::Duration::minutes(2);
@@ -22,7 +22,7 @@ const WAIT_FOR_PARALLEL_MINT: Duration = Duration::from_secs(20);
 impl From<StoreError> for ClaimError {
     fn from(e: StoreError) -> Self {
         warn!(error = %e, "storage failed during a claim");
-        ClaimError::Internal
+        ClaimError::internal()
     }
 }
 
@@ -57,8 +57,10 @@ async fn claim_once(
         WindowState::Closed => return Err(ClaimError::Closed),
         WindowState::Inactive => return Err(ClaimError::Inactive),
     }
-    if state.store.claims_pause(&workshop.slug).await?.is_some() {
-        return Err(ClaimError::Paused);
+    match state.store.claims_pause(&workshop.slug).await?.map(|pause| pause.scope()) {
+        Some(Pause::Everywhere) => return Err(ClaimError::PausedEverywhere),
+        Some(Pause::ThisWorkshop) => return Err(ClaimError::Paused),
+        None => {}
     }
     let reservation = NewReservation {
         user_id: user.user_id.clone(),
@@ -183,7 +185,7 @@ async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<
         }
     }
     info!(workshop = slug, key_label = %row.key_label, "key minted");
-    state.store.attendance(user_id, slug).await?.ok_or(ClaimError::Internal)
+    state.store.attendance(user_id, slug).await?.ok_or_else(ClaimError::internal)
 }
 
 /// Saving the key the attendee was just given failed. A failed write may still have committed
@@ -225,11 +227,11 @@ async fn key_not_saved(
                     warn!(workshop = slug, key_label, error = %e, "deleting the unsaved key failed; the orphan check disables it")
                 }
             }
-            Err(ClaimError::Internal)
+            Err(ClaimError::internal())
         }
         Err(e) => {
             warn!(workshop = slug, key_label, error = %e, "the row cannot be checked; the key is left to reconciliation");
-            Err(ClaimError::Internal)
+            Err(ClaimError::internal())
         }
     }
 }
@@ -351,7 +353,7 @@ fn openrouter_failed(slug: &str, what: &str, e: &OpenRouterError) -> ClaimError 
     if e.is_retryable() {
         ClaimError::Busy
     } else {
-        ClaimError::Internal
+        ClaimError::internal()
     }
 }
 
@@ -395,6 +397,9 @@ pub fn redirect_plain_form(workshop: &Workshop, result: &Result<super::MyKey, Cl
             "/w/{slug}?error=other-sign-in&via={}",
             crate::auth::encode_query_value(provider)
         )),
+        Err(ClaimError::Internal { reference }) if !reference.is_empty() => {
+            redirect_plain_form_to(&format!("/w/{slug}?error=error&ref={reference}"))
+        }
         Err(error) => redirect_plain_form_to(&format!("/w/{slug}?error={}", error.code())),
     }
 }

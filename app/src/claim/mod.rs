@@ -13,11 +13,11 @@ use leptos::prelude::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use error::{provider_label, ClaimError};
+pub use error::{provider_label, reference_text, ClaimError};
 pub use key_check::KeyCheck;
 
 use crate::auth::{SessionUser, SignInOption};
-use crate::workshops::{WindowState, Workshop};
+use crate::workshops::{Pause, WindowState, Workshop};
 
 /// The attendee's key as the page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +35,13 @@ pub struct MyKey {
     pub disabled: bool,
 }
 
+/// The attendee's marketing consent in this workshop, as the page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsentState {
+    pub given_at: DateTime<Utc>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
 /// Everything `/w/{slug}` renders.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkshopPageData {
@@ -46,10 +53,12 @@ pub struct WorkshopPageData {
     pub now: DateTime<Utc>,
     pub pool_size: u32,
     pub claimed: u32,
-    /// An organiser paused claims (the kill switch).
-    pub paused: bool,
+    /// Claims are paused (the kill switch), in this workshop or everywhere.
+    pub paused: Option<Pause>,
     pub user: Option<SessionUser>,
     pub my_key: Option<MyKey>,
+    /// Consent to marketing email given here, if the attendee gave it.
+    pub consent: Option<ConsentState>,
     /// The sign-in buttons; empty when no sign-in method is configured.
     pub sign_in: Vec<SignInOption>,
 }
@@ -67,17 +76,26 @@ pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, Server
     let state = app_state()?;
     let workshop = state.workshop(&slug).ok_or_else(|| ServerFnError::new(ClaimError::UnknownWorkshop))?;
     let user = crate::auth::current_user(&state).await;
-    let my_key = match &user {
-        Some(user) => state
-            .store
-            .attendance(&user.user_id, &slug)
-            .await
-            .map_err(|e| ServerFnError::new(ClaimError::from(e)))?
-            .and_then(mint::my_key),
-        None => None,
+    let failed = |e| ServerFnError::new(ClaimError::from(e));
+    let (my_key, consent) = match &user {
+        Some(user) => (
+            state.store.attendance(&user.user_id, &slug).await.map_err(failed)?.and_then(mint::my_key),
+            state
+                .store
+                .marketing_consent(&user.user_id, &slug)
+                .await
+                .map_err(failed)?
+                .map(|c| ConsentState { given_at: c.given_at, withdrawn_at: c.withdrawn_at }),
+        ),
+        None => (None, None),
     };
     let claimed = state.store.claimed_count(&slug).await.map_err(|e| ServerFnError::new(ClaimError::from(e)))?;
-    let paused = state.store.claims_pause(&slug).await.map_err(|e| ServerFnError::new(ClaimError::from(e)))?.is_some();
+    let paused = state
+        .store
+        .claims_pause(&slug)
+        .await
+        .map_err(|e| ServerFnError::new(ClaimError::from(e)))?
+        .map(|pause| pause.scope());
     let now = Utc::now();
     Ok(WorkshopPageData {
         workshop: workshop.clone(),
@@ -89,6 +107,7 @@ pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, Server
         paused,
         user,
         my_key,
+        consent,
         sign_in: crate::auth::sign_in_options(&state, &format!("/w/{slug}")),
     })
 }
@@ -110,7 +129,27 @@ pub async fn claim_key(slug: String, marketing_consent: Option<String>) -> Resul
             return Err(ClaimError::TooManyAttempts);
         }
         let consent = marketing_consent.is_some_and(|v| !v.is_empty());
-        let row = mint::claim(&state, &user, workshop, consent, Utc::now()).await?;
+        // On a task of its own: if the browser goes away or the request times out mid-mint, the
+        // claim still finishes (no key left half-made), and a reload shows the key.
+        let reference = crate::request_id::current();
+        let claim = {
+            let (state, user) = (state.clone(), user.clone());
+            let span = tracing::Span::current();
+            tokio::spawn(tracing::Instrument::instrument(
+                async move { mint::claim(&state, &user, workshop, consent, Utc::now()).await },
+                span,
+            ))
+        };
+        let row = match claim.await {
+            Ok(Ok(row)) => row,
+            // Errors made on the task cannot read the request's id: give them this one's.
+            Ok(Err(ClaimError::Internal { .. })) => return Err(ClaimError::Internal { reference }),
+            Ok(Err(e)) => return Err(e),
+            Err(e) => {
+                tracing::error!(error = %e, "the claim task failed");
+                return Err(ClaimError::Internal { reference });
+            }
+        };
         mint::my_key(row).ok_or(ClaimError::InProgress)
     }
     .await;
@@ -118,6 +157,28 @@ pub async fn claim_key(slug: String, marketing_consent: Option<String>) -> Resul
     if let Some(workshop) = workshop {
         mint::redirect_plain_form(workshop, &result);
     }
+    result
+}
+
+/// Withdraws the signed-in attendee's consent to marketing email given in this workshop (the
+/// consent text promises it). Recorded, not deleted; withdrawing twice changes nothing. Posted
+/// without JavaScript, it lands back on the page.
+#[server]
+pub async fn withdraw_consent(slug: String) -> Result<(), ClaimError> {
+    use crate::state::app_state;
+
+    let state = app_state().map_err(ClaimError::from_server_fn_error)?;
+    let result = async {
+        let user = crate::auth::require_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
+        let workshop = state.workshop(&slug).ok_or(ClaimError::UnknownWorkshop)?;
+        if state.store.withdraw_marketing_consent(&user.user_id, &workshop.slug, Utc::now()).await? {
+            tracing::info!(workshop = %workshop.slug, "marketing consent withdrawn");
+        }
+        mint::redirect_plain_form_to(&format!("/w/{slug}#consent"));
+        Ok(())
+    }
+    .await;
+    answer_status(&result);
     result
 }
 
@@ -148,7 +209,13 @@ pub async fn check_my_key(slug: String) -> Result<KeyCheck, ClaimError> {
         let workshop = state.workshop(&slug).ok_or(ClaimError::UnknownWorkshop)?;
         let key = state.store.attendance(&user.user_id, &slug).await?.and_then(|row| row.or_key_plaintext);
         let key = key.ok_or(ClaimError::NoKeyYet)?;
-        let model = key_check::cheapest_model(&workshop.openrouter.models).ok_or(ClaimError::Internal)?;
+        let model = key_check::cheapest_model(&workshop.openrouter.models).ok_or_else(ClaimError::internal)?;
+        // Each test spends the attendee's budget and an OpenRouter request: a few a minute per
+        // person, and a handful at once for everyone, apart from the minting capacity.
+        if !state.limits.allow_key_test(&user.user_id) {
+            return Err(ClaimError::TooManyAttempts);
+        }
+        let _slot = state.limits.key_test_slot().ok_or(ClaimError::Busy)?;
         let check = key_check::check_key(&state.openrouter, &key, &model.id).await;
         mint::redirect_plain_form_to(&format!("/w/{slug}?key_test={}#key-test", check.code()));
         Ok(check)

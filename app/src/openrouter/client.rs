@@ -453,7 +453,9 @@ impl OpenRouterClient {
     ) -> Result<String, OpenRouterError> {
         let (url, what) = self.target(&Method::POST, &["chat", "completions"], &[])?;
         let body = ChatRequest { model, messages: [ChatMessage { role: "user", content: prompt }], max_tokens };
-        let reply: ChatCompletion = self.attempt_as(key, &Method::POST, &url, &what, Some(&body)).await?;
+        // Not under the management calls' bound: a key test must never take a minting slot (the
+        // server bounds key tests on its own).
+        let reply: ChatCompletion = self.attempt_as(key, None, &Method::POST, &url, &what, Some(&body)).await?;
         Ok(reply.choices.into_iter().next().and_then(|c| c.message.content).unwrap_or_default())
     }
 
@@ -581,7 +583,7 @@ impl OpenRouterClient {
         what: &str,
         body: Option<&B>,
     ) -> Result<T, OpenRouterError> {
-        self.attempt_as(&self.management_key, method, url, what, body).await
+        self.attempt_as(&self.management_key, Some(&self.limiter), method, url, what, body).await
     }
 
     /// One HTTP exchange authenticated with `bearer`, holding a concurrency permit from send to
@@ -589,17 +591,22 @@ impl OpenRouterClient {
     async fn attempt_as<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         bearer: &str,
+        limiter: Option<&Semaphore>,
         method: &Method,
         url: &Url,
         what: &str,
         body: Option<&B>,
     ) -> Result<T, OpenRouterError> {
         let result: Result<T, OpenRouterError> = async {
-            let _permit = self
-                .limiter
-                .acquire()
-                .await
-                .map_err(|_| OpenRouterError::Config("concurrency limiter closed".into()))?;
+            let _permit = match limiter {
+                Some(limiter) => Some(
+                    limiter
+                        .acquire()
+                        .await
+                        .map_err(|_| OpenRouterError::Config("concurrency limiter closed".into()))?,
+                ),
+                None => None,
+            };
             let mut req = self
                 .http
                 .request(method.clone(), url.clone())

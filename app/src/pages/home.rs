@@ -11,10 +11,18 @@ pub fn HomePage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match workshops.await {
-                    Ok(list) if list.is_empty() => view! { <p>"No workshops right now."</p> }.into_any(),
+                    Ok(list) if !list.any_configured => view! {
+                        <p data-testid="no-workshops">
+                            "This server has no workshops yet. Organisers add one as a YAML file in the "
+                            <code>"workshops/"</code> " folder of the repository and deploy."
+                        </p>
+                    }.into_any(),
+                    Ok(list) if list.upcoming.is_empty() => view! {
+                        <p data-testid="no-workshops">"No workshops right now."</p>
+                    }.into_any(),
                     Ok(list) => view! {
                         <ul class="workshop-list">
-                            {list.into_iter().map(|w| view! {
+                            {list.upcoming.into_iter().map(|w| view! {
                                 <li class="card">
                                     <a href=format!("/w/{}", w.slug)><h2>{w.name}</h2></a>
                                     <p class="muted">

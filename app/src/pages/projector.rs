@@ -28,7 +28,7 @@ pub struct ProjectorData {
     pub now: DateTime<Utc>,
     pub claimed: u32,
     pub pool_size: u32,
-    pub paused: bool,
+    pub paused: Option<crate::workshops::Pause>,
 }
 
 #[server]
@@ -36,14 +36,19 @@ pub async fn load_projector(slug: String) -> Result<ProjectorData, ServerFnError
     let state = crate::state::app_state()?;
     let workshop = state.workshop(&slug).ok_or_else(|| ServerFnError::new("no such workshop"))?;
     let url = format!("{}/w/{slug}", state.sign_in.public_url().trim_end_matches('/'));
-    let claimed = state.store.claimed_count(&slug).await.map_err(ServerFnError::new)?;
-    let paused = state.store.claims_pause(&slug).await.map_err(ServerFnError::new)?.is_some();
+    // The detail of a storage failure is for the log, not for the wall.
+    let hidden = |e: crate::store::StoreError| {
+        tracing::warn!(error = %e, "the projector could not read the claims");
+        ServerFnError::new("Could not read the claims.")
+    };
+    let claimed = state.store.claimed_count(&slug).await.map_err(hidden)?;
+    let paused = state.store.claims_pause(&slug).await.map_err(hidden)?.map(|pause| pause.scope());
     let now = Utc::now();
     Ok(ProjectorData {
         name: workshop.name.clone(),
         event: workshop.event.clone(),
         starts_at: workshop.starts_at,
-        qr_svg: crate::qr::svg(&url).map_err(ServerFnError::new)?,
+        qr_svg: crate::qr::svg(&url).map_err(|_| ServerFnError::new("Could not draw the QR code."))?,
         url,
         window: workshop.window_state(now),
         now,

@@ -8,7 +8,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::claim::key_check::cheapest_model;
 use crate::claim::snippets::{snippet, SnippetKind};
 use crate::claim::{
-    load_workshop_page, provider_label, CheckMyKey, ClaimError, ClaimKey, KeyCheck, MyKey, WorkshopPageData as PageData,
+    load_workshop_page, provider_label, CheckMyKey, ClaimError, ClaimKey, ConsentState, KeyCheck, MyKey,
+    WithdrawConsent, WorkshopPageData as PageData,
 };
 use crate::ui::{format_usd, CopyButton, Countdown, LocalTime, WindowStatus};
 use crate::workshops::{Model, WindowState};
@@ -18,14 +19,18 @@ pub fn WorkshopPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let claim = ServerAction::<ClaimKey>::new();
-    let page = Resource::new_blocking(move || (slug(), claim.version().get()), |(slug, _)| load_workshop_page(slug));
+    let withdraw = ServerAction::<WithdrawConsent>::new();
+    let page = Resource::new_blocking(
+        move || (slug(), claim.version().get(), withdraw.version().get()),
+        |(slug, _, _)| load_workshop_page(slug),
+    );
     let reload = Callback::new(move |()| page.refetch());
     // A transition, not a suspense: after a claim the old page stays until the new one is ready.
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(data) => view! { <Workshop data claim reload/> }.into_any(),
+                    Ok(data) => view! { <Workshop data claim withdraw reload/> }.into_any(),
                     Err(_) => view! { <crate::pages::NotFound/> }.into_any(),
                 }
             })}
@@ -34,7 +39,12 @@ pub fn WorkshopPage() -> impl IntoView {
 }
 
 #[component]
-fn Workshop(data: PageData, claim: ServerAction<ClaimKey>, reload: Callback<()>) -> impl IntoView {
+fn Workshop(
+    data: PageData,
+    claim: ServerAction<ClaimKey>,
+    withdraw: ServerAction<WithdrawConsent>,
+    reload: Callback<()>,
+) -> impl IntoView {
     let w = &data.workshop;
     let zone = *w.starts_at.offset();
     view! {
@@ -60,6 +70,7 @@ fn Workshop(data: PageData, claim: ServerAction<ClaimKey>, reload: Callback<()>)
             </header>
             <section class="welcome" inner_html=data.welcome_html.clone()></section>
             <KeyOrClaim data=data.clone() claim/>
+            {data.consent.clone().map(|consent| view! { <Consent consent slug=w.slug.clone() zone withdraw/> })}
             <ModelTable models=w.openrouter.models.clone()/>
         </article>
     }
@@ -156,7 +167,7 @@ fn ConfirmClaim(data: PageData, user: crate::auth::SessionUser, claim: ServerAct
         let from_action = claim.value().get().and_then(|r| r.err());
         from_action.or_else(|| {
             let query = query.read();
-            query.get("error").map(|code| ClaimError::from_code(&code, query.get("via"), opens_at))
+            query.get("error").map(|code| ClaimError::from_code(&code, query.get("via"), query.get("ref"), opens_at))
         })
     };
     let pending = claim.pending();
@@ -210,6 +221,51 @@ fn ConfirmClaim(data: PageData, user: crate::auth::SessionUser, claim: ServerAct
                 }}
             </p>
             {move || error().map(|error| view! { <ClaimErrorText error zone/> })}
+        </section>
+    }
+}
+
+/// The marketing consent given here, and the promised way to take it back.
+#[component]
+fn Consent(
+    consent: ConsentState,
+    slug: String,
+    zone: FixedOffset,
+    withdraw: ServerAction<WithdrawConsent>,
+) -> impl IntoView {
+    let status = match consent.withdrawn_at {
+        Some(at) => view! {
+            <p data-testid="consent-state">
+                "You withdrew your consent to emails about future workshops on " <LocalTime at fallback_zone=zone/> "."
+            </p>
+        }
+        .into_any(),
+        None => view! {
+            <p data-testid="consent-state">
+                "You agreed to emails about future workshops on " <LocalTime at=consent.given_at fallback_zone=zone/>
+                ". You can take that back at any time."
+            </p>
+            <ActionForm action=withdraw>
+                <input type="hidden" name="slug" value=slug/>
+                <button type="submit" class="button secondary" data-testid="withdraw-consent"
+                    disabled=move || withdraw.pending().get()>
+                    "Withdraw my consent"
+                </button>
+            </ActionForm>
+        }
+        .into_any(),
+    };
+    let failed = move || {
+        withdraw
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
+    };
+    view! {
+        <section id="consent" class="card consent-note" aria-label="Marketing consent">
+            {status}
+            {failed}
         </section>
     }
 }

@@ -191,6 +191,30 @@ pub struct KeyRotation {
 pub struct ClaimsPause {
     pub paused_at: DateTime<Utc>,
     pub paused_by: String,
+    /// Paused in every workshop at once (the site-wide switch), not only in this one.
+    pub everywhere: bool,
+}
+
+impl ClaimsPause {
+    pub fn scope(&self) -> crate::workshops::Pause {
+        if self.everywhere {
+            crate::workshops::Pause::Everywhere
+        } else {
+            crate::workshops::Pause::ThisWorkshop
+        }
+    }
+}
+
+/// The `workshop_controls` key of the site-wide pause: never a workshop's slug.
+pub const EVERY_WORKSHOP: &str = "*";
+
+/// An opt-in to marketing email, given in one workshop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketingConsent {
+    pub workshop_slug: String,
+    pub given_at: DateTime<Utc>,
+    /// Withdrawn by the attendee; the record stays.
+    pub withdrawn_at: Option<DateTime<Utc>>,
 }
 
 /// The key OpenRouter returned.
@@ -205,9 +229,23 @@ pub trait Store: Send + Sync + 'static {
     /// Creates the attendee or refreshes their profile and `last_seen_at`.
     async fn upsert_attendee(&self, profile: &AttendeeProfile, now: DateTime<Utc>) -> StoreResult<Attendee>;
     async fn attendee(&self, user_id: &str) -> StoreResult<Option<Attendee>>;
-    /// Marketing consent, with when and in which workshop it was given.
+    /// Marketing consent given in `workshop_slug` now. A consent standing there already is kept
+    /// as it was. The attendee's `marketing_opted_in*` columns become this opt-in.
     async fn record_marketing_consent(&self, user_id: &str, workshop_slug: &str, now: DateTime<Utc>)
         -> StoreResult<()>;
+    /// Withdraws the consent standing in `workshop_slug` (recorded, not deleted) and points the
+    /// attendee's columns at the latest consent still standing, if any; `false` when there was
+    /// none to withdraw.
+    async fn withdraw_marketing_consent(
+        &self,
+        user_id: &str,
+        workshop_slug: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// The attendee's latest consent given in `workshop_slug`, withdrawn or not.
+    async fn marketing_consent(&self, user_id: &str, workshop_slug: &str) -> StoreResult<Option<MarketingConsent>>;
+    /// Who opted in at `workshop_slug` and has not withdrawn, in the order they opted in.
+    async fn workshop_leads(&self, workshop_slug: &str) -> StoreResult<Vec<(AttendeeProfile, MarketingConsent)>>;
 
     /// Takes one slot of a pool of `pool_size`, atomically, or reports why not. A `Reserved` row
     /// older than `stale_after` (its minting request died) is handed to the caller: `TakenOver`.
@@ -271,7 +309,13 @@ pub trait Store: Send + Sync + 'static {
         paused_by: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
-    async fn claims_pause(&self, workshop_slug: &str) -> StoreResult<Option<ClaimsPause>>;
+    /// The pauses that stop claims in `workshop_slug`: the site-wide one ([`EVERY_WORKSHOP`])
+    /// first, then the workshop's own; empty when claims run.
+    async fn claims_pauses(&self, workshop_slug: &str) -> StoreResult<Vec<ClaimsPause>>;
+    /// Why claims in `workshop_slug` are paused (the site-wide pause wins); `None` when they run.
+    async fn claims_pause(&self, workshop_slug: &str) -> StoreResult<Option<ClaimsPause>> {
+        Ok(self.claims_pauses(workshop_slug).await?.into_iter().next())
+    }
 
     /// Minted, enabled keys not bound to their guardrail whose next bind attempt is due.
     async fn unbound_keys_due(&self, now: DateTime<Utc>) -> StoreResult<Vec<Attendance>>;
@@ -307,6 +351,12 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a sign-in attempt (the login cookie's id) as completed; `false` when it already was,
     /// i.e. the callback is a replay. Forgets attempts that expired before `now`.
     async fn consume_login_state(&self, id: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// Signs a session out everywhere: its id is refused until `expires_at`, when the token
+    /// expires anyway. Forgets ids that expired before `now`.
+    async fn revoke_session(&self, id: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Whether the session with this id was signed out.
+    async fn session_revoked(&self, id: &str) -> StoreResult<bool>;
 }
 
 /// Proof that this process runs the background work; dropping it gives the role up.

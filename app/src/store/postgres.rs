@@ -55,15 +55,19 @@ const BACKGROUND_LOCK: i64 = 0x6d69_6e74_6572; // "minter"
 const ATTENDEE_COLUMNS: &str = "user_id, email, email_normalized, display_name, auth_provider, marketing_opted_in, \
      marketing_opted_in_at, marketing_opted_in_workshop, first_seen_at, last_seen_at";
 
+fn profile_from_row(row: &PgRow) -> StoreResult<AttendeeProfile> {
+    Ok(AttendeeProfile {
+        user_id: row.try_get("user_id")?,
+        email: row.try_get("email")?,
+        email_normalized: row.try_get("email_normalized")?,
+        display_name: row.try_get("display_name")?,
+        auth_provider: row.try_get("auth_provider")?,
+    })
+}
+
 fn attendee_from_row(row: &PgRow) -> StoreResult<Attendee> {
     Ok(Attendee {
-        profile: AttendeeProfile {
-            user_id: row.try_get("user_id")?,
-            email: row.try_get("email")?,
-            email_normalized: row.try_get("email_normalized")?,
-            display_name: row.try_get("display_name")?,
-            auth_provider: row.try_get("auth_provider")?,
-        },
+        profile: profile_from_row(row)?,
         marketing_opted_in: row.try_get("marketing_opted_in")?,
         marketing_opted_in_at: row.try_get("marketing_opted_in_at")?,
         marketing_opted_in_workshop: row.try_get("marketing_opted_in_workshop")?,
@@ -132,16 +136,114 @@ impl Store for PgStore {
         workshop_slug: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE attendees SET marketing_opted_in = TRUE, marketing_opted_in_at = $2, marketing_opted_in_workshop = $3
-             WHERE user_id = $1",
+        let mut tx = self.pool.begin().await?;
+        // One attendee's consents change one request at a time.
+        sqlx::query("SELECT 1 FROM attendees WHERE user_id = $1 FOR UPDATE").bind(user_id).execute(&mut *tx).await?;
+        let given = sqlx::query(
+            "INSERT INTO marketing_consents (user_id, workshop_slug, given_at)
+             SELECT $1, $2, $3 WHERE NOT EXISTS (
+                 SELECT 1 FROM marketing_consents WHERE user_id = $1 AND workshop_slug = $2 AND withdrawn_at IS NULL)",
         )
         .bind(user_id)
-        .bind(now)
         .bind(workshop_slug)
-        .execute(&self.pool)
-        .await?;
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if given == 1 {
+            sqlx::query(
+                "UPDATE attendees SET marketing_opted_in = TRUE, marketing_opted_in_at = $2, marketing_opted_in_workshop = $3
+                 WHERE user_id = $1",
+            )
+            .bind(user_id)
+            .bind(now)
+            .bind(workshop_slug)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn withdraw_marketing_consent(
+        &self,
+        user_id: &str,
+        workshop_slug: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT 1 FROM attendees WHERE user_id = $1 FOR UPDATE").bind(user_id).execute(&mut *tx).await?;
+        let withdrawn = sqlx::query(
+            "UPDATE marketing_consents SET withdrawn_at = $3
+             WHERE user_id = $1 AND workshop_slug = $2 AND withdrawn_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(workshop_slug)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if withdrawn > 0 {
+            let latest: Option<(String, DateTime<Utc>)> = sqlx::query_as(
+                "SELECT workshop_slug, given_at FROM marketing_consents WHERE user_id = $1 AND withdrawn_at IS NULL
+                 ORDER BY given_at DESC LIMIT 1",
+            )
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE attendees SET marketing_opted_in = $2, marketing_opted_in_at = $3, marketing_opted_in_workshop = $4
+                 WHERE user_id = $1",
+            )
+            .bind(user_id)
+            .bind(latest.is_some())
+            .bind(latest.as_ref().map(|(_, at)| *at))
+            .bind(latest.as_ref().map(|(slug, _)| slug.as_str()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(withdrawn > 0)
+    }
+
+    async fn marketing_consent(&self, user_id: &str, workshop_slug: &str) -> StoreResult<Option<MarketingConsent>> {
+        let row: Option<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT workshop_slug, given_at, withdrawn_at FROM marketing_consents
+             WHERE user_id = $1 AND workshop_slug = $2 ORDER BY given_at DESC LIMIT 1",
+        )
+        .bind(user_id)
+        .bind(workshop_slug)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(workshop_slug, given_at, withdrawn_at)| MarketingConsent {
+            workshop_slug,
+            given_at,
+            withdrawn_at,
+        }))
+    }
+
+    async fn workshop_leads(&self, workshop_slug: &str) -> StoreResult<Vec<(AttendeeProfile, MarketingConsent)>> {
+        let rows = sqlx::query(
+            "SELECT a.user_id, a.email, a.email_normalized, a.display_name, a.auth_provider, c.given_at
+             FROM marketing_consents c JOIN attendees a ON a.user_id = c.user_id
+             WHERE c.workshop_slug = $1 AND c.withdrawn_at IS NULL
+             ORDER BY c.given_at, a.user_id",
+        )
+        .bind(workshop_slug)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    profile_from_row(row)?,
+                    MarketingConsent {
+                        workshop_slug: workshop_slug.to_string(),
+                        given_at: row.try_get("given_at")?,
+                        withdrawn_at: None,
+                    },
+                ))
+            })
+            .collect()
     }
 
     async fn reserve_claim(
@@ -487,16 +589,24 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn claims_pause(&self, workshop_slug: &str) -> StoreResult<Option<ClaimsPause>> {
-        let row: Option<(Option<DateTime<Utc>>, Option<String>)> =
-            sqlx::query_as("SELECT claims_paused_at, claims_paused_by FROM workshop_controls WHERE workshop_slug = $1")
-                .bind(workshop_slug)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(match row {
-            Some((Some(paused_at), by)) => Some(ClaimsPause { paused_at, paused_by: by.unwrap_or_default() }),
-            _ => None,
-        })
+    async fn claims_pauses(&self, workshop_slug: &str) -> StoreResult<Vec<ClaimsPause>> {
+        let rows: Vec<(String, DateTime<Utc>, Option<String>)> = sqlx::query_as(
+            "SELECT workshop_slug, claims_paused_at, claims_paused_by FROM workshop_controls
+             WHERE workshop_slug IN ($1, $2) AND claims_paused_at IS NOT NULL
+             ORDER BY workshop_slug = $2 DESC",
+        )
+        .bind(workshop_slug)
+        .bind(EVERY_WORKSHOP)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(slug, paused_at, by)| ClaimsPause {
+                paused_at,
+                paused_by: by.unwrap_or_default(),
+                everywhere: slug == EVERY_WORKSHOP,
+            })
+            .collect())
     }
 
     async fn unbound_keys_due(&self, now: DateTime<Utc>) -> StoreResult<Vec<Attendance>> {
@@ -601,6 +711,24 @@ impl Store for PgStore {
                 .await?
                 .rows_affected();
         Ok(inserted == 1)
+    }
+
+    async fn revoke_session(&self, id: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("DELETE FROM revoked_sessions WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        sqlx::query("INSERT INTO revoked_sessions (id, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_revoked(&self, id: &str) -> StoreResult<bool> {
+        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM revoked_sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
     }
 }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use leptos::prelude::*;
 
 use super::{Countdown, LocalTime};
-use crate::workshops::WindowState;
+use crate::workshops::{Pause, WindowState};
 
 #[component]
 pub fn WindowBadge(
@@ -25,11 +25,11 @@ pub fn WindowBadge(
 
 /// Badge and sentence: "Opens in 3 h 12 min (…)" (a countdown; `reload` runs when it reaches
 /// zero), "Open — 123 of 300 keys left", sold out, closed. The workshop page and the projector
-/// say the same thing. `paused`: an organiser stopped claims for now.
+/// say the same thing. `paused`: claims are stopped for now, here or in every workshop.
 #[component]
 pub fn WindowStatus(
     window: WindowState,
-    paused: bool,
+    paused: Option<Pause>,
     keys_left: u32,
     pool_size: u32,
     server_now: DateTime<Utc>,
@@ -37,7 +37,12 @@ pub fn WindowStatus(
     reload: Callback<()>,
 ) -> impl IntoView {
     let text = match window {
-        WindowState::Open { .. } if paused => "Claims are paused by the organisers. Try again in a moment.".into_any(),
+        WindowState::Open { .. } if paused == Some(Pause::Everywhere) => {
+            "The organisers have paused claims in every workshop. Try again in a moment.".into_any()
+        }
+        WindowState::Open { .. } if paused.is_some() => {
+            "Claims are paused by the organisers. Try again in a moment.".into_any()
+        }
         WindowState::Open { .. } if keys_left == 0 => "Sold out: every key has been handed out.".into_any(),
         WindowState::Open { .. } => format!("Open — {keys_left} of {pool_size} keys left").into_any(),
         WindowState::NotYetOpen { opens_at } => view! {
@@ -50,7 +55,7 @@ pub fn WindowStatus(
     };
     // One flex item for the sentence, so the countdown's pieces are not spaced apart.
     view! {
-        <WindowBadge window sold_out=keys_left == 0 paused/>
+        <WindowBadge window sold_out=keys_left == 0 paused=paused.is_some()/>
         <span>{text}</span>
     }
 }

@@ -4,7 +4,7 @@ mod spec;
 mod window;
 
 pub use spec::{check_across, parse, GuardrailSettings, Model, OpenRouterSettings, ResetInterval, SpecError, Workshop};
-pub use window::WindowState;
+pub use window::{Pause, WindowState};
 
 #[cfg(feature = "ssr")]
 mod embedded {

@@ -177,6 +177,18 @@ impl Workshop {
             return Err(error("claims_close_at", "must be after claims_open_at"));
         }
         let or = &self.openrouter;
+        // A key claimed at the last moment must still have some life in it.
+        let keys_expire = self.ends_at + chrono::Duration::minutes(i64::from(or.expires_buffer_minutes));
+        if self.claims_close_at >= keys_expire {
+            return Err(error(
+                "claims_close_at",
+                format!(
+                    "must be before the keys expire at {} (ends_at + openrouter.expires_buffer_minutes): \
+                     a key claimed at the close would be born expired",
+                    keys_expire.to_rfc3339()
+                ),
+            ));
+        }
         if or.budget_usd <= Decimal::ZERO {
             return Err(error("openrouter.budget_usd", "must be greater than 0"));
         }

@@ -43,8 +43,8 @@ fn valid_file_parses_with_exact_money() {
 
 #[test]
 fn shipped_workshops_are_valid() {
-    parse("demo", include_str!("../../../workshops/demo.yaml")).unwrap();
-    parse("pycon-de-2026-agents", include_str!("../../../workshops/pycon-de-2026-agents.yaml")).unwrap();
+    parse("demo", include_str!("../../../workshops/demo/demo.yaml")).unwrap();
+    parse("pycon-de-2026-agents", include_str!("../../../examples/workshops/pycon-de-2026-agents.yaml")).unwrap();
 }
 
 #[test]
@@ -58,6 +58,17 @@ fn each_rule_names_its_field() {
         field_of("claims_close_at: \"2026-04-15T15:30:00+02:00\"", "claims_close_at: \"2026-04-15T13:00:00+02:00\""),
         "claims_close_at"
     );
+    // Claims that close when the keys expire would mint keys born expired.
+    let late_close = VALID.replacen(
+        "claims_close_at: \"2026-04-15T15:30:00+02:00\"",
+        "claims_close_at: \"2026-04-15T16:30:00+02:00\"",
+        1,
+    );
+    let born_expired = parse("t", &late_close).unwrap_err();
+    assert_eq!(born_expired.field, "claims_close_at");
+    assert!(born_expired.message.contains("born expired"), "{born_expired}");
+    let with_buffer = late_close.replacen("expires_buffer_minutes: 60", "expires_buffer_minutes: 61", 1);
+    assert!(parse("t", &with_buffer).is_ok(), "a minute of life is allowed");
     assert_eq!(field_of("budget_usd: 2.5", "budget_usd: 0"), "openrouter.budget_usd");
     assert_eq!(field_of("cap_usd: 10", "cap_usd: 2"), "openrouter.guardrail.cap_usd");
     assert_eq!(field_of("max_keys: 100", "max_keys: 0"), "openrouter.guardrail.max_keys");

@@ -5,6 +5,13 @@ use serde::{Deserialize, Serialize};
 
 use super::Workshop;
 
+/// Who stopped claims for now: the workshop's organisers, or an admin in every workshop at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Pause {
+    ThisWorkshop,
+    Everywhere,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WindowState {
     /// `is_active: false` in the YAML.

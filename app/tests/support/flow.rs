@@ -44,9 +44,10 @@ pub fn state_for(store: Arc<dyn app::store::Store>, base_url: &str) -> AppState 
     AppState {
         store,
         openrouter: Arc::new(client),
-        session: SessionKeys::new(&[1; 32], false),
+        session: SessionKeys::new(&[1; 32], "http://127.0.0.1:3000", true),
         sign_in: Arc::new(SignIn::new("http://127.0.0.1:3000", Vec::new())),
         demo: true,
+        workshops: app::workshops::all(true),
         simulator: None,
         leptos_options: LeptosOptions::builder().output_name("minter").build(),
         admin_emails: Arc::new([]),

@@ -9,6 +9,9 @@ use reqwest::StatusCode;
 use app::state::AppState;
 use server::config::Config;
 
+/// What a production-configured test server signs sessions with.
+pub const PRODUCTION_SECRET: &str = "test-secret-7d1f0c9a2b8e4f63a5c0d9e1b7f2a4c6";
+
 pub struct TestServer {
     pub addr: SocketAddr,
     _dir: tempfile::TempDir,
@@ -62,7 +65,7 @@ pub async fn start_with_state(demo: bool, extra: &[(&str, &str)]) -> (TestServer
         // Outside demo mode: a real-looking configuration pointing at a closed port.
         "OPENROUTER_MANAGEMENT_KEY" if !demo => Some("sk-or-v1-test".into()),
         "OPENROUTER_BASE_URL" if !demo => Some("http://127.0.0.1:9/api/v1".into()),
-        "SESSION_SECRET" if !demo => Some("x".repeat(32)),
+        "SESSION_SECRET" if !demo => Some(PRODUCTION_SECRET.into()),
         "PUBLIC_URL" if !demo => Some("https://keys.example.org".into()),
         "GITHUB_CLIENT_ID" if !demo => Some("gh-id".into()),
         "GITHUB_CLIENT_SECRET" if !demo => Some("gh-secret".into()),

@@ -15,7 +15,9 @@ use leptos::config::LeptosOptions;
 use sqlx::{Connection, Executor, PgConnection};
 
 use app::state::AppState;
+use app::workshops::Workshop;
 use server::config::Config;
+use server::serve::Timeouts;
 
 /// Every server under test runs on this one multi-thread runtime, as in production, not on the
 /// short-lived runtime of the `#[tokio::test]` that started it.
@@ -32,19 +34,45 @@ pub async fn one_server_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
     SERIAL.lock().await
 }
 
+/// A workshop as an organiser would add it: the demo workshop's file, served outside demo mode.
+/// A production build ships no workshop, so production-mode tests bring this one.
+pub fn organisers_workshop() -> &'static [Workshop] {
+    static WORKSHOP: LazyLock<Vec<Workshop>> = LazyLock::new(|| {
+        let yaml = include_str!("../../../workshops/demo/demo.yaml");
+        vec![app::workshops::parse("demo", yaml).expect("the demo workshop parses")]
+    });
+    &WORKSHOP
+}
+
 /// Builds the state from `config` and serves the real router on `listener` (bound by the
-/// caller, so `PUBLIC_URL` can name its port).
+/// caller, so `PUBLIC_URL` can name its port), with the real serve loop and timeouts. Outside
+/// demo mode it serves [`organisers_workshop`].
 pub async fn serve(config: Config, listener: std::net::TcpListener) -> (SocketAddr, AppState) {
+    let workshops = (!config.demo).then(organisers_workshop);
+    serve_with(config, listener, Timeouts::default(), workshops).await
+}
+
+/// As [`serve`], with other timeouts (the slow-client tests shorten them) and the workshops the
+/// build has, unless `workshops` says otherwise.
+pub async fn serve_with(
+    config: Config,
+    listener: std::net::TcpListener,
+    timeouts: Timeouts,
+    workshops: Option<&'static [Workshop]>,
+) -> (SocketAddr, AppState) {
     let addr = listener.local_addr().unwrap();
     listener.set_nonblocking(true).unwrap();
     let state = SERVERS
         .spawn(async move {
             let options = LeptosOptions::builder().output_name("minter").site_root("target/site").build();
-            let state = server::build_state(&config, options).await.unwrap();
+            let mut state = server::build_state(&config, options).await.unwrap();
+            if let Some(workshops) = workshops {
+                state.workshops = workshops;
+            }
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let router = server::router(state.clone());
-            let app = router.into_make_service_with_connect_info::<SocketAddr>();
-            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            let router = server::router_with(state.clone(), timeouts);
+            let never = std::future::pending::<()>();
+            tokio::spawn(async move { server::serve::serve(listener, router, timeouts, never).await.unwrap() });
             state
         })
         .await

@@ -28,12 +28,13 @@ pub struct Identity {
 /// Why a sign-in was refused, in words for the person signing in. Nothing is written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignInError {
-    #[error("There is no sign-in method called {0:?} here.")]
+    /// The id is for the log; the page never repeats what the request said.
+    #[error("There is no such sign-in method here.")]
     UnknownProvider(String),
     #[error("This sign-in attempt has expired, was already used, or did not start here. Please sign in again.")]
     InvalidState,
-    #[error("The sign-in was cancelled or refused by {provider}: {reason}")]
-    ProviderRefused { provider: String, reason: String },
+    #[error("The sign-in was cancelled or refused by {provider}: {}.", refusal_reason(error))]
+    ProviderRefused { provider: String, error: String },
     #[error("{0} did not accept the sign-in code (it may have been used already). Please sign in again.")]
     CodeRejected(String),
     #[error("The identity token could not be trusted: {0}.")]
@@ -48,6 +49,19 @@ pub enum SignInError {
     Unavailable(String),
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
+}
+
+/// What an OAuth `error` code (RFC 6749 §4.1.2.1, OpenID Connect Core §3.1.2.6) means, in words;
+/// the provider's free-text `error_description` arrives through the browser, so it is never shown.
+fn refusal_reason(error: &str) -> &'static str {
+    match error {
+        "access_denied" => "access was not granted",
+        "login_required" | "interaction_required" | "consent_required" | "account_selection_required" => {
+            "the provider needs you to sign in or confirm there first"
+        }
+        "temporarily_unavailable" | "server_error" => "the provider had a problem; try again in a minute",
+        _ => "the provider gave a reason we cannot show",
+    }
 }
 
 impl SignInError {

@@ -7,19 +7,20 @@ mod workshop;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::admin::{load_admin_overview, AdminSummary};
+use crate::admin::{load_admin_overview, AdminOverview, PauseAllClaims};
 use crate::ui::{format_usd, LocalTime, WindowBadge};
 
 pub use workshop::AdminWorkshopPage;
 
 #[component]
 pub fn AdminOverviewPage() -> impl IntoView {
-    let overview = Resource::new_blocking(|| (), |_| load_admin_overview());
+    let switch = ServerAction::<PauseAllClaims>::new();
+    let overview = Resource::new_blocking(move || switch.version().get(), |_| load_admin_overview());
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {
-                    Ok(list) => view! { <Overview list/> }.into_any(),
+                    Ok(overview) => view! { <Overview overview switch/> }.into_any(),
                     Err(_) => view! { <crate::pages::NotFound/> }.into_any(),
                 }
             })}
@@ -28,10 +29,12 @@ pub fn AdminOverviewPage() -> impl IntoView {
 }
 
 #[component]
-fn Overview(list: Vec<AdminSummary>) -> impl IntoView {
+fn Overview(overview: AdminOverview, switch: ServerAction<PauseAllClaims>) -> impl IntoView {
+    let paused_by = overview.paused_everywhere_by.clone();
     view! {
         <Title text="Admin — workshop keys"/>
         <h1>"Admin"</h1>
+        {overview.may_pause_everywhere.then(|| view! { <PauseEverywhere paused_by switch/> })}
         <div class="table-scroll" role="region" aria-label="Workshops" tabindex="0">
             <table class="admin-overview">
                 <thead>
@@ -46,16 +49,18 @@ fn Overview(list: Vec<AdminSummary>) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {list
+                    {overview
+                        .workshops
                         .into_iter()
                         .map(|w| {
+                            let paused = w.paused_by.is_some() || w.paused_everywhere_by.is_some();
                             view! {
                                 <tr data-testid=format!("overview-{}", w.slug)>
                                     <td>
                                         <a href=format!("/admin/w/{}", w.slug)>{w.name}</a>
                                         <div class="muted">{w.event}</div>
                                     </td>
-                                    <td><WindowBadge window=w.window paused=w.paused_by.is_some()/></td>
+                                    <td><WindowBadge window=w.window paused/></td>
                                     <td class="num">{format!("{} / {}", w.claimed, w.pool_size)}</td>
                                     <td class="num">{format!("{} / {}", format_usd(w.spent_usd), format_usd(w.cap_usd))}</td>
                                     <td class="num">{w.unbound}</td>
@@ -68,6 +73,34 @@ fn Overview(list: Vec<AdminSummary>) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+    }
+}
+
+/// The one switch that stops claims in every workshop (`ADMIN_EMAILS` only); a plain form, so it
+/// works before the page has hydrated.
+#[component]
+fn PauseEverywhere(paused_by: Option<String>, switch: ServerAction<PauseAllClaims>) -> impl IntoView {
+    let paused = paused_by.is_some();
+    let failed = move || {
+        switch.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
+    };
+    view! {
+        <section class="card pause-everywhere" aria-label="Claims in every workshop">
+            <p data-testid="pause-everywhere-state">
+                {match paused_by {
+                    Some(by) => format!("Claims are paused in every workshop (by {by}). Attendees are told so."),
+                    None => "Claims run in every workshop that is open.".to_string(),
+                }}
+            </p>
+            <ActionForm action=switch>
+                <input type="hidden" name="paused" value=if paused { "false" } else { "true" }/>
+                <button type="submit" class=if paused { "primary" } else { "danger" }
+                    data-testid="pause-everywhere" disabled=move || switch.pending().get()>
+                    {if paused { "Resume claims everywhere" } else { "Pause claims in every workshop" }}
+                </button>
+            </ActionForm>
+            {failed}
+        </section>
     }
 }
 

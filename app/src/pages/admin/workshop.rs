@@ -118,7 +118,7 @@ fn SummaryLine(summary: Memo<AdminSummary>) -> impl IntoView {
             {move || {
                 let s = summary.get();
                 view! {
-                    <WindowBadge window=s.window paused=s.paused_by.is_some()/>
+                    <WindowBadge window=s.window paused=s.paused_by.is_some() || s.paused_everywhere_by.is_some()/>
                     <span>
                         {format!(
                             "{} of {} keys claimed · {} of {} spent · {} unbound · {} disabled · {} orphans fixed · last sync ",
@@ -167,6 +167,11 @@ fn Controls(page: Page, summary: Memo<AdminSummary>) -> impl IntoView {
                 {move || if paused() { "Resume claims" } else { "Pause claims" }}
             </button>
             {move || summary.with(|s| s.paused_by.clone()).map(|by| view! { <span class="muted">"Paused by " {by}</span> })}
+            {move || {
+                summary
+                    .with(|s| s.paused_everywhere_by.clone())
+                    .map(|by| view! { <span class="muted" data-testid="paused-everywhere">"Claims in every workshop paused by " {by}</span> })
+            }}
             <button type="button" class="secondary" on:click=sync disabled=move || page.busy.get()>"Sync now"</button>
             <a class="button secondary" rel="external" download href=format!("/admin/w/{slug}/attendance.csv")>
                 "Export attendance (CSV)"
