@@ -5,6 +5,10 @@
 //! also checked against the workshops built into this binary (a file with a built-in slug
 //! replaces that workshop), so a new file cannot reuse another workshop's key name prefix.
 
+// In GitHub Actions, each problem is also an annotation on its line of the pull request.
+mod github;
+mod locate;
+
 use std::path::{Path, PathBuf};
 
 use app::workshops::{check_across, parse, Workshop};
@@ -26,19 +30,30 @@ pub fn run(args: &[String]) -> i32 {
     }
     let mut failures = Vec::new();
     let mut parsed: Vec<(String, Workshop)> = Vec::new();
+    let mut annotations = github::Annotations::from_env();
     for path in &files {
         let shown = path.display().to_string();
         if path.extension().is_none_or(|e| e != "yaml") {
             failures.push(format!("{shown}: rename it to .yaml"));
+            annotations.file(&shown, "rename it to .yaml");
             continue;
         }
         let stem = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
         match std::fs::read_to_string(path) {
             Ok(text) => match parse(&stem, &text) {
-                Ok(workshop) => parsed.push((shown, workshop)),
-                Err(e) => failures.push(format!("{shown}: {e}")),
+                Ok(workshop) => {
+                    annotations.parsed(&shown, text);
+                    parsed.push((shown, workshop));
+                }
+                Err(e) => {
+                    annotations.field(&shown, Some(&text), &e);
+                    failures.push(format!("{shown}: {e}"));
+                }
             },
-            Err(e) => failures.push(format!("{shown}: cannot read: {e}")),
+            Err(e) => {
+                annotations.file(&shown, &format!("cannot read: {e}"));
+                failures.push(format!("{shown}: cannot read: {e}"));
+            }
         }
     }
     // Built-in workshops first, so a clash is reported on the file being checked.
@@ -51,12 +66,17 @@ pub fn run(args: &[String]) -> i32 {
         })
         .collect();
     let everything = built_in.iter().map(|(s, w)| (s.as_str(), *w)).chain(parsed.iter().map(|(s, w)| (s.as_str(), w)));
-    failures.extend(check_across(everything).into_iter().map(|(shown, e)| format!("{shown}: {e}")));
+    let clashes = check_across(everything);
+    for (shown, e) in &clashes {
+        annotations.field(shown, None, e);
+    }
+    failures.extend(clashes.into_iter().map(|(shown, e)| format!("{shown}: {e}")));
 
     for (shown, _) in parsed.iter().filter(|(shown, _)| !failures.iter().any(|f| f.starts_with(&format!("{shown}: "))))
     {
         println!("ok: {shown}");
     }
+    annotations.print();
     for failure in &failures {
         eprintln!("invalid workshop file: {failure}");
     }

@@ -109,6 +109,9 @@ pub struct SpecError {
     /// Dotted path of the offending field, e.g. `openrouter.models[1].id`.
     pub field: String,
     pub message: String,
+    /// 1-based (line, column) where the YAML parser stopped, for syntax and shape errors (the
+    /// message says it too); `None` for the rules checked after parsing.
+    pub location: Option<(usize, usize)>,
 }
 
 impl fmt::Display for SpecError {
@@ -118,7 +121,7 @@ impl fmt::Display for SpecError {
 }
 
 fn error(field: impl Into<String>, message: impl Into<String>) -> SpecError {
-    SpecError { field: field.into(), message: message.into() }
+    SpecError { field: field.into(), message: message.into(), location: None }
 }
 
 /// Parses and validates one workshop file; `file_stem` is its name without `.yaml`.
@@ -126,10 +129,12 @@ pub fn parse(file_stem: &str, yaml: &str) -> Result<Workshop, SpecError> {
     let workshop: Workshop = serde_yaml::from_str(yaml).map_err(|e| {
         // serde_yaml prefixes the message with the dotted path when it knows it.
         let text = e.to_string();
-        match text.split_once(": ") {
+        let mut spec_error = match text.split_once(": ") {
             Some((path, rest)) if !path.contains(' ') => error(path, rest),
             _ => error("(document)", text),
-        }
+        };
+        spec_error.location = e.location().map(|l| (l.line(), l.column()));
+        spec_error
     })?;
     workshop.validate(file_stem)?;
     Ok(workshop)
