@@ -148,4 +148,7 @@ done
 kill "$secrets_pid" 2>/dev/null || true
 echo "secret checks passed (zero hits each): $secret_checks over $(ls "$served" | wc -l) served files and target/site"
 
+echo "==> the container image, built from this build and run (buildah)"
+bash scripts/container-test.sh
+
 bash scripts/e2e.sh "$@"

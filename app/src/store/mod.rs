@@ -24,6 +24,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported DATABASE_URL (expected postgres://… or sqlite:…)")]
     UnsupportedUrl,
+    /// The TLS handshake with Postgres failed; the text says what to check.
+    #[error("{0}")]
+    Tls(String),
     /// The claim's row is not (or no longer) a reservation: released as stale, or lost to a crash.
     #[error("the claim is no longer reserved")]
     NotReserved,
@@ -384,13 +387,55 @@ impl Leadership {
     }
 }
 
-/// Opens the database named by a `DATABASE_URL` and applies the migrations.
+/// Opens the database named by a `DATABASE_URL` and applies the migrations. Postgres honours the
+/// URL's `sslmode` (`disable`, `prefer` (the default), `require`, `verify-ca`, `verify-full`) and
+/// `sslrootcert` (the CA file for the verify modes; without it, the built-in web PKI roots).
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgStore::connect(url).await?))
+    if is_postgres(url) {
+        let store = PgStore::connect(url).await.map_err(|e| explain_tls(url, e))?;
+        Ok(Arc::new(store))
     } else if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::connect(url).await?))
     } else {
         Err(StoreError::UnsupportedUrl)
     }
+}
+
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// A failed TLS handshake, in words an operator can act on at start-up.
+pub fn explain_tls(url: &str, error: StoreError) -> StoreError {
+    use sqlx::postgres::{PgConnectOptions, PgSslMode};
+
+    // sqlx reports a certificate rustls refused as an I/O error around the rustls error.
+    let cause: &dyn std::fmt::Display = match &error {
+        StoreError::Database(sqlx::Error::Tls(cause)) => cause,
+        StoreError::Database(sqlx::Error::Io(io)) => {
+            match io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+                Some(cause) => cause,
+                None => return error,
+            }
+        }
+        _ => return error,
+    };
+    let Ok(options) = url.parse::<PgConnectOptions>() else { return error };
+    let host = options.get_host();
+    let (mode, advice) = match options.get_ssl_mode() {
+        PgSslMode::VerifyFull => (
+            "verify-full",
+            format!(
+                "check that sslrootcert= names the CA that signed the server's certificate, and that the host \
+                 in DATABASE_URL ({host}) is a name the certificate is for"
+            ),
+        ),
+        PgSslMode::VerifyCa => {
+            ("verify-ca", "check that sslrootcert= names the CA that signed the server's certificate".to_string())
+        }
+        PgSslMode::Require => ("require", "the server's TLS is broken".to_string()),
+        PgSslMode::Prefer => ("prefer", "the server's TLS is broken; sslmode=disable skips it".to_string()),
+        PgSslMode::Allow | PgSslMode::Disable => ("disable", String::new()),
+    };
+    StoreError::Tls(format!("the TLS handshake with Postgres at {host} failed (sslmode={mode}): {cause}; {advice}"))
 }
