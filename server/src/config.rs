@@ -218,7 +218,10 @@ impl Config {
 
 /// Google, GitHub and one generic OIDC issuer, each configured by its client id and secret (both
 /// or neither).
-fn sign_in_providers(non_empty: &impl Fn(&str) -> Option<String>, missing: &mut Vec<String>) -> Vec<ProviderConfig> {
+pub(crate) fn sign_in_providers(
+    non_empty: &impl Fn(&str) -> Option<String>,
+    missing: &mut Vec<String>,
+) -> Vec<ProviderConfig> {
     let mut providers = Vec::new();
     let mut pair =
         |prefix: &str| match (non_empty(&format!("{prefix}_CLIENT_ID")), non_empty(&format!("{prefix}_CLIENT_SECRET")))

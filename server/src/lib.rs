@@ -6,6 +6,7 @@ pub mod config;
 mod cross_site;
 mod demo_faults;
 mod dev_auth;
+pub mod doctor;
 pub mod metrics_endpoint;
 mod plain_page;
 mod request_id;

@@ -6,8 +6,10 @@ use server::config::Config;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().is_some_and(|a| a == "validate") {
-        std::process::exit(server::validate::run(&args[1..]));
+    match args.first().map(String::as_str) {
+        Some("validate") => std::process::exit(server::validate::run(&args[1..])),
+        Some("doctor") => std::process::exit(server::doctor::run(&args[1..]).await),
+        _ => {}
     }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     // LOG_FORMAT=json: one JSON object per line, for a log collector.

@@ -2,6 +2,7 @@
 //!
 //! Both backends pass the same contract tests (`app/tests/store_contract.rs`).
 
+pub mod inspect;
 mod postgres;
 mod sqlite;
 

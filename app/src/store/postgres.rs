@@ -11,10 +11,13 @@ pub struct PgStore {
     pool: PgPool,
 }
 
+/// The Postgres schema, as this binary knows it.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
 impl PgStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
-        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+        MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
 

@@ -12,6 +12,9 @@ use sqlx::Row;
 
 use super::*;
 
+/// The SQLite schema, as this binary knows it.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
 pub struct SqliteStore {
     pool: SqlitePool,
 }
@@ -26,7 +29,7 @@ impl SqliteStore {
         // An in-memory database exists per connection: keep exactly one.
         let max = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 8 };
         let pool = SqlitePoolOptions::new().max_connections(max).connect_with(options).await?;
-        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
 
