@@ -26,6 +26,12 @@ if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $wbg_vers
 fi
 
 if [[ "${MINTER_SETUP_BROWSER:-1}" == 1 ]]; then
+  # The snippet tests run the pasted code with the real SDKs: Python's venv and curl.
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! command -v curl >/dev/null; then
+    log "installing python3-venv and curl (Debian packages) for the snippet tests"
+    sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+    $sudo_cmd apt-get install -y python3-venv curl || { $sudo_cmd apt-get update && $sudo_cmd apt-get install -y python3-venv curl; }
+  fi
   if [[ ! -x /usr/bin/chromium ]]; then
     log "installing Chromium (Debian package) for the end-to-end tests"
     sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"

@@ -28,6 +28,8 @@ pub struct AppState {
     pub admin_emails: Arc<[String]>,
     /// Per-user and per-address request limits (this process's counts).
     pub limits: Arc<crate::rate_limit::RateLimits>,
+    /// How often the background work reads usage from OpenRouter (`USAGE_SYNC_SECONDS`).
+    pub usage_sync_every: std::time::Duration,
     /// Workshops whose guardrail this process has compared with the YAML (drift repair).
     pub guardrails_checked: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }

@@ -330,7 +330,14 @@ async fn test_my_key_explains_each_failure_of_a_real_request() {
     let faults = [
         (KeyFault::Expired, KeyCheck::Expired),
         (KeyFault::OverBudget, KeyCheck::OverBudget),
-        (KeyFault::ModelNotAllowed, KeyCheck::ModelNotAllowed { model: cheapest.clone() }),
+        (
+            KeyFault::ModelNotAllowed,
+            // The simulator's refusal, word for word as OpenRouter words it.
+            KeyCheck::ModelNotAllowed {
+                model: cheapest.clone(),
+                refusal: format!("Model {cheapest} is not allowed by the guardrail of this API key"),
+            },
+        ),
         (KeyFault::Revoked, KeyCheck::Revoked),
     ];
     for ((key, row), (fault, expected)) in key_of[1..].iter().zip(&rows[1..]).zip(faults) {

@@ -74,12 +74,13 @@ test('copy button copies the key and says so', async ({ page, context }) => {
 test('snippet tabs show the workshop’s model ids', async ({ page }) => {
   await demoSignIn(page, uniqueEmail('tabs'), 'Tab Tester');
   const key = await claim(page);
-  const snippet = page.getByTestId('snippet');
+  const snippet = page.getByTestId('snippet-tab');
   const expected: Record<string, string[]> = {
     '.env': [`OPENROUTER_API_KEY=${key}`, 'OPENROUTER_MODEL=meta-llama/llama-3.1-8b-instruct'],
-    curl: ['"model": "meta-llama/llama-3.1-8b-instruct"', 'Bearer $OPENROUTER_API_KEY'],
-    Python: ['model="meta-llama/llama-3.1-8b-instruct"', 'base_url="https://openrouter.ai/api/v1"'],
-    TypeScript: ['model: "meta-llama/llama-3.1-8b-instruct"', 'import OpenAI from "openai"'],
+    Python: ['model="meta-llama/llama-3.1-8b-instruct"', 'load_dotenv()', 'pip install openai python-dotenv', 'python main.py'],
+    Notebook: ['%pip install --quiet openai', 'getpass("OpenRouter key: ")', 'model="meta-llama/llama-3.1-8b-instruct"'],
+    'JavaScript (Node)': ['model: "meta-llama/llama-3.1-8b-instruct"', 'npm install openai', 'node --env-file=.env main.mjs'],
+    curl: ['"model": "meta-llama/llama-3.1-8b-instruct"', 'Bearer $OPENROUTER_API_KEY', 'bash hello.sh'],
   };
   for (const [tab, needles] of Object.entries(expected)) {
     await page.getByRole('link', { name: tab, exact: true }).click();
@@ -104,7 +105,7 @@ test('test my key: a real answer, then each way a key fails, explained', async (
   // Faults from the least to the most decisive (the API checks disabled, expiry, models, budget).
   const faults: [string, RegExp][] = [
     ['over-budget', /used up its budget/],
-    ['model-not-allowed', /may not use meta-llama\/llama-3.1-8b-instruct/],
+    ['model-not-allowed', /may not use meta-llama\/llama-3.1-8b-instruct[\s\S]*OpenRouter answered:[\s\S]*Model meta-llama\/llama-3.1-8b-instruct is not allowed by the guardrail of this API key/],
     ['expired', /has expired/],
     ['revoked', /switched off by an organiser/],
   ];
@@ -188,3 +189,18 @@ async function claimAs(browser: Browser, email: string, slug = 'demo') {
   await claim(page);
   await context.close();
 }
+
+test('the usage bar follows the spend without a reload', async ({ page }) => {
+  await demoSignIn(page, uniqueEmail('usage'), 'Usage Watcher');
+  await claim(page);
+  const usage = page.getByTestId('usage');
+  await expect(usage).toContainText('$0.00 of $2.00 used');
+  await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+  // The simulator charges the whole budget; the server syncs every second in these tests, and the
+  // bar asks for the stored usage on its own.
+  const spent = await page.request.post('/demo/key-fault', { form: { slug: 'demo', fault: 'over-budget' }, maxRedirects: 0 });
+  expect(spent.status()).toBe(303);
+  await expect(usage).toContainText('$2.00 of $2.00 used', { timeout: 20_000 });
+  await expect(page.getByTestId('usage-as-of')).toBeVisible();
+  expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+});

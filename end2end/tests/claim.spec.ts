@@ -64,7 +64,8 @@ test.describe('without JavaScript', () => {
     await expect(page.getByTestId('api-key')).toBeVisible();
     await page.getByRole('link', { name: 'Python', exact: true }).click();
     await expect(page).toHaveURL(/\?snippet=python#snippets$/);
-    await expect(page.getByTestId('snippet')).toContainText('from openai import OpenAI');
+    await expect(page.getByTestId('snippet-tab')).toContainText('from openai import OpenAI');
+    await expect(page.getByTestId('snippet-run')).toHaveText('python main.py');
 
     await page.getByTestId('test-key').click();
     await expect(page).toHaveURL(/\/w\/demo\?key_test=works#key-test$/);

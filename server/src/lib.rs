@@ -16,6 +16,7 @@ mod server_fn_input;
 mod sign_in;
 mod static_files;
 pub mod validate;
+mod well_known;
 
 use std::sync::Arc;
 
@@ -80,6 +81,7 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
         leptos_options,
         admin_emails: config.admin_emails.clone().into(),
         limits: Arc::new(app::rate_limit::RateLimits::new(config.limits.clone())),
+        usage_sync_every: config.usage_sync_every,
         guardrails_checked: Arc::default(),
     })
 }
@@ -105,7 +107,8 @@ pub fn router_with(state: AppState, timeouts: serve::Timeouts) -> Router {
         .route("/healthz", get(healthz))
         .merge(sign_in::routes())
         .merge(admin_exports::routes())
-        .merge(static_files::routes(&state));
+        .merge(static_files::routes(&state))
+        .merge(well_known::routes());
     if state.demo {
         router = router.merge(dev_auth::routes()).merge(demo_faults::routes());
     }

@@ -282,3 +282,18 @@ async fn oversized_bodies_are_refused_before_anything_reads_them() {
     // Nothing was claimed: the next (normal) claim is the first.
     assert_eq!(claim(&server, Some(&cookie)).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn browsers_get_an_icon_and_crawlers_are_asked_to_stay_out() {
+    let server = start(false).await;
+    let icon = client().get(server.url("/favicon.ico")).send().await.unwrap();
+    assert_eq!(icon.status(), StatusCode::OK);
+    assert_eq!(icon.headers()["content-type"], "image/x-icon");
+    assert_eq!(icon.headers()["cache-control"], "public, max-age=86400");
+    let bytes = icon.bytes().await.unwrap();
+    assert_eq!(&bytes[..4], &[0, 0, 1, 0], "an ICO file");
+    let svg = client().get(server.url("/favicon.svg")).send().await.unwrap();
+    assert_eq!((svg.status(), svg.headers()["content-type"].to_str().unwrap()), (StatusCode::OK, "image/svg+xml"));
+    let robots = client().get(server.url("/robots.txt")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(robots, "User-agent: *\nDisallow: /\n");
+}

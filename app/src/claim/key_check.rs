@@ -15,6 +15,9 @@ pub enum KeyCheck {
     OverBudget,
     ModelNotAllowed {
         model: String,
+        /// OpenRouter's own refusal, as the attendee's code would see it (the one OpenRouter
+        /// text a page shows: it answers the attendee's own request, and their SDK prints it too).
+        refusal: String,
     },
     Revoked,
     /// Rate limited, overloaded or unreachable: worth another try in a moment.
@@ -50,7 +53,7 @@ impl KeyCheck {
             "works" => KeyCheck::Works { model: model.into(), answer: String::new() },
             "expired" => KeyCheck::Expired,
             "over-budget" => KeyCheck::OverBudget,
-            "model-not-allowed" => KeyCheck::ModelNotAllowed { model: model.into() },
+            "model-not-allowed" => KeyCheck::ModelNotAllowed { model: model.into(), refusal: String::new() },
             "revoked" => KeyCheck::Revoked,
             "busy" => KeyCheck::Busy,
             "failed" => KeyCheck::Failed { status: 0, reference: String::new() },
@@ -63,7 +66,7 @@ impl KeyCheck {
             KeyCheck::Works { model, .. } => format!("Your key works: {model} answered."),
             KeyCheck::Expired => "Your key has expired: keys stop working shortly after the workshop ends.".into(),
             KeyCheck::OverBudget => "Your key has used up its budget. Ask an organiser if you need more.".into(),
-            KeyCheck::ModelNotAllowed { model } => {
+            KeyCheck::ModelNotAllowed { model, .. } => {
                 format!("Your key may not use {model}: the workshop's model list was changed. Ask an organiser.")
             }
             KeyCheck::Revoked => "Your key was switched off by an organiser. Ask them for a new one.".into(),
@@ -111,7 +114,7 @@ mod server {
             OpenRouterError::Api { status: 403, message, .. }
                 if message.contains(model) || message.to_lowercase().contains("guardrail") =>
             {
-                KeyCheck::ModelNotAllowed { model: model.to_string() }
+                KeyCheck::ModelNotAllowed { model: model.to_string(), refusal: refusal_text(message) }
             }
             e if e.is_retryable() => KeyCheck::Busy,
             other => {
@@ -122,6 +125,15 @@ mod server {
                 };
                 KeyCheck::Failed { status, reference: crate::request_id::current() }
             }
+        }
+    }
+
+    /// OpenRouter's words, bounded and on one line.
+    fn refusal_text(message: &str) -> String {
+        let line: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        match line.char_indices().nth(300) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line,
         }
     }
 
@@ -140,9 +152,10 @@ mod server {
             assert_eq!(classify(&api(401, "This API key is disabled"), m), KeyCheck::Revoked);
             assert_eq!(classify(&api(401, "User not found."), m), KeyCheck::Revoked);
             assert_eq!(classify(&api(402, "Insufficient credits"), m), KeyCheck::OverBudget);
+            let refused = "Model openai/gpt-4o-mini is not allowed by the guardrail of this API key";
             assert_eq!(
-                classify(&api(403, "Model openai/gpt-4o-mini is not allowed by the guardrail of this API key"), m),
-                KeyCheck::ModelNotAllowed { model: m.into() }
+                classify(&api(403, refused), m),
+                KeyCheck::ModelNotAllowed { model: m.into(), refusal: refused.into() }
             );
             assert_eq!(classify(&api(429, "Rate limit exceeded"), m), KeyCheck::Busy);
             assert_eq!(classify(&api(503, "No provider available"), m), KeyCheck::Busy);

@@ -35,6 +35,17 @@ pub struct MyKey {
     pub disabled: bool,
 }
 
+/// The attendee's spend as last read from OpenRouter, for the usage bar that refreshes itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub usage_usd: Decimal,
+    pub limit_usd: Decimal,
+    /// When OpenRouter was last read for this key; `None` before the first sync.
+    pub synced_at: Option<DateTime<Utc>>,
+    /// How often the server reads it (`USAGE_SYNC_SECONDS`).
+    pub sync_every_secs: u64,
+}
+
 /// The attendee's marketing consent in this workshop, as the page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConsentState {
@@ -59,6 +70,8 @@ pub struct WorkshopPageData {
     pub my_key: Option<MyKey>,
     /// Consent to marketing email given here, if the attendee gave it.
     pub consent: Option<ConsentState>,
+    /// How often the server reads usage from OpenRouter, in seconds.
+    pub sync_every_secs: u64,
     /// The sign-in buttons; empty when no sign-in method is configured.
     pub sign_in: Vec<SignInOption>,
 }
@@ -108,6 +121,7 @@ pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, Server
         user,
         my_key,
         consent,
+        sync_every_secs: state.usage_sync_every.as_secs(),
         sign_in: crate::auth::sign_in_options(&state, &format!("/w/{slug}")),
     })
 }
@@ -157,6 +171,30 @@ pub async fn claim_key(slug: String, marketing_consent: Option<String>) -> Resul
     if let Some(workshop) = workshop {
         mint::redirect_plain_form(workshop, &result);
     }
+    result
+}
+
+/// The signed-in attendee's stored usage: what the page's usage bar polls (never OpenRouter
+/// itself; the server syncs in the background).
+#[server]
+pub async fn load_my_usage(slug: String) -> Result<Usage, ClaimError> {
+    use crate::state::app_state;
+
+    let state = app_state().map_err(ClaimError::from_server_fn_error)?;
+    let result = async {
+        let user = crate::auth::require_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
+        let workshop = state.workshop(&slug).ok_or(ClaimError::UnknownWorkshop)?;
+        let row = state.store.attendance(&user.user_id, &workshop.slug).await?;
+        let key = row.and_then(mint::my_key).ok_or(ClaimError::NoKeyYet)?;
+        Ok(Usage {
+            usage_usd: key.usage_usd,
+            limit_usd: key.limit_usd,
+            synced_at: key.usage_synced_at,
+            sync_every_secs: state.usage_sync_every.as_secs(),
+        })
+    }
+    .await;
+    answer_status(&result);
     result
 }
 

@@ -8,10 +8,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::claim::key_check::cheapest_model;
 use crate::claim::snippets::{snippet, SnippetKind};
 use crate::claim::{
-    load_workshop_page, provider_label, CheckMyKey, ClaimError, ClaimKey, ConsentState, KeyCheck, MyKey,
-    WithdrawConsent, WorkshopPageData as PageData,
+    load_my_usage, load_workshop_page, provider_label, CheckMyKey, ClaimError, ClaimKey, ConsentState, KeyCheck, MyKey,
+    Usage, WithdrawConsent, WorkshopPageData as PageData,
 };
-use crate::ui::{format_usd, CopyButton, Countdown, LocalTime, WindowStatus};
+use crate::ui::{every_visible, format_usd, CopyButton, Countdown, LocalTime, WindowStatus};
 use crate::workshops::{Model, WindowState};
 
 #[component]
@@ -119,8 +119,17 @@ fn ModelTable(models: Vec<Model>) -> impl IntoView {
 fn KeyOrClaim(data: PageData, claim: ServerAction<ClaimKey>) -> impl IntoView {
     let zone = *data.workshop.starts_at.offset();
     if let Some(key) = data.my_key {
-        return view! { <YourKey key zone now=data.now slug=data.workshop.slug.clone() models=data.workshop.openrouter.models.clone()/> }
-            .into_any();
+        return view! {
+            <YourKey
+                key
+                zone
+                now=data.now
+                slug=data.workshop.slug.clone()
+                models=data.workshop.openrouter.models.clone()
+                sync_every_secs=data.sync_every_secs
+            />
+        }
+        .into_any();
     }
     match data.user.clone() {
         Some(user) => view! { <ConfirmClaim data user claim/> }.into_any(),
@@ -282,7 +291,14 @@ fn ClaimErrorText(error: ClaimError, zone: FixedOffset) -> impl IntoView {
 }
 
 #[component]
-fn YourKey(key: MyKey, zone: FixedOffset, now: DateTime<Utc>, slug: String, models: Vec<Model>) -> impl IntoView {
+fn YourKey(
+    key: MyKey,
+    zone: FixedOffset,
+    now: DateTime<Utc>,
+    slug: String,
+    models: Vec<Model>,
+    sync_every_secs: u64,
+) -> impl IntoView {
     view! {
         <section class="card your-key" aria-labelledby="your-key-heading">
             <h2 id="your-key-heading">"Your key"</h2>
@@ -299,7 +315,7 @@ fn YourKey(key: MyKey, zone: FixedOffset, now: DateTime<Utc>, slug: String, mode
                     "The organisers disabled this key. Ask them if you need a new one."
                 </p>
             })}
-            <UsageBar key=key.clone() zone/>
+            <UsageBar key=key.clone() slug=slug.clone() sync_every_secs zone/>
             {(!key.bound && !key.disabled).then(|| view! { <p class="muted">"Model restrictions are still being applied to this key."</p> })}
             <Snippets key=key.key.clone() models=models.clone()/>
             <KeyTest slug models/>
@@ -307,30 +323,65 @@ fn YourKey(key: MyKey, zone: FixedOffset, now: DateTime<Utc>, slug: String, mode
     }
 }
 
-/// Used / budget from the stored usage (synced from OpenRouter in the background).
+/// How often the usage bar asks for the stored usage: half the server's own period of reading
+/// OpenRouter (`USAGE_SYNC_SECONDS`), between 5 s and a minute: every 30 s by default, gentle on a
+/// room of 300.
+fn usage_poll(sync_every_secs: u64) -> std::time::Duration {
+    std::time::Duration::from_secs((sync_every_secs / 2).clamp(5, 60))
+}
+
+/// Used / budget from the stored usage (synced from OpenRouter in the background). It refreshes
+/// itself while the tab is visible, and says when OpenRouter was last read.
 #[component]
-fn UsageBar(key: MyKey, zone: FixedOffset) -> impl IntoView {
-    let left = (key.limit_usd - key.usage_usd).max(rust_decimal::Decimal::ZERO);
+fn UsageBar(key: MyKey, slug: String, sync_every_secs: u64, zone: FixedOffset) -> impl IntoView {
+    let usage = RwSignal::new(Usage {
+        usage_usd: key.usage_usd,
+        limit_usd: key.limit_usd,
+        synced_at: key.usage_synced_at,
+        sync_every_secs,
+    });
+    let slug = StoredValue::new(slug);
+    every_visible(usage_poll(sync_every_secs), move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(fresh) = load_my_usage(slug.get_value()).await {
+                usage.set(fresh);
+            }
+        });
+    });
+    let every_text = |secs: u64| match secs {
+        60 => "every minute".to_string(),
+        s if s % 60 == 0 => format!("every {} minutes", s / 60),
+        s => format!("every {s} s"),
+    };
     view! {
         <div class="usage">
             <progress
-                max=key.limit_usd.to_string()
-                value=key.usage_usd.min(key.limit_usd).to_string()
+                max=move || usage.with(|u| u.limit_usd.to_string())
+                value=move || usage.with(|u| u.usage_usd.min(u.limit_usd).to_string())
                 aria-label="Budget used"
             ></progress>
             <p data-testid="usage">
-                {format!("{} of {} used · {} left", format_usd(key.usage_usd), format_usd(key.limit_usd), format_usd(left))}
-                {match key.usage_synced_at {
-                    Some(at) => view! { " · as of " <LocalTime at fallback_zone=zone/> }.into_any(),
-                    None => " · usage is updated every few minutes".into_any(),
+                {move || usage.with(|u| {
+                    let left = (u.limit_usd - u.usage_usd).max(rust_decimal::Decimal::ZERO);
+                    format!("{} of {} used · {} left", format_usd(u.usage_usd), format_usd(u.limit_usd), format_usd(left))
+                })}
+                {move || match usage.with(|u| u.synced_at) {
+                    Some(at) => view! {
+                        " · as of " <span data-testid="usage-as-of"><LocalTime at fallback_zone=zone/></span>
+                        {format!(" (read from OpenRouter {})", every_text(sync_every_secs))}
+                    }
+                    .into_any(),
+                    None => format!(" · first read from OpenRouter within a minute or two, then {}", every_text(sync_every_secs))
+                        .into_any(),
                 }}
             </p>
         </div>
     }
 }
 
-/// Tabs of ready-to-paste code. The tabs are links (`?snippet=curl`), so they work without
-/// JavaScript; hydrated, the router switches them without a request.
+/// Tabs of ready-to-paste code, each with the file to save, the install line and the command that
+/// runs it. The tabs are links (`?snippet=python`), so they work without JavaScript; hydrated,
+/// the router switches them without a request.
 #[component]
 fn Snippets(key: String, models: Vec<Model>) -> impl IntoView {
     let query = use_query_map();
@@ -356,24 +407,53 @@ fn Snippets(key: String, models: Vec<Model>) -> impl IntoView {
                     .collect_view()}
             </nav>
             {move || {
-                let kind = selected();
-                let code = snippet(kind, &key, &models);
-                view! {
-                    <div class="snippet">
-                        <pre
-                            data-testid="snippet"
-                            data-kind=kind.id()
-                            role="region"
-                            aria-label=format!("{} snippet", kind.label())
-                            tabindex="0"
-                        >
-                            <code>{code.clone()}</code>
-                        </pre>
-                        <CopyButton text=code label="Copy snippet"/>
-                    </div>
-                }
+                let snippet = snippet(selected(), &key, &models);
+                view! { <SnippetTab snippet/> }
             }}
         </section>
+    }
+}
+
+#[component]
+fn SnippetTab(snippet: crate::claim::snippets::Snippet) -> impl IntoView {
+    let kind = snippet.kind;
+    let command = |label: &'static str, line: &'static str, testid: &'static str| {
+        view! {
+            <div class="command">
+                <span class="muted">{label}</span>
+                <code data-testid=testid>{line}</code>
+                <CopyButton text=line.to_string() label=format!("Copy the {} command", label.trim_end_matches(':').to_lowercase())/>
+            </div>
+        }
+    };
+    view! {
+        <div class="snippet" data-testid="snippet-tab" data-kind=kind.id()>
+            <p>{snippet.intro}</p>
+            {snippet
+                .blocks
+                .into_iter()
+                .map(|block| {
+                    view! {
+                        <div class="block">
+                            <p class="block-title">{block.title.clone()}</p>
+                            <pre
+                                data-testid="snippet"
+                                data-kind=kind.id()
+                                data-file=block.file
+                                role="region"
+                                aria-label=format!("{} {}", kind.label(), block.title)
+                                tabindex="0"
+                            >
+                                <code>{block.code.clone()}</code>
+                            </pre>
+                            <CopyButton text=block.code label=format!("Copy {}", block.title)/>
+                        </div>
+                    }
+                })
+                .collect_view()}
+            {snippet.install.map(|line| command("Install:", line, "snippet-install"))}
+            {snippet.run.map(|line| command("Run:", line, "snippet-run"))}
+        </div>
     }
 }
 
@@ -409,8 +489,15 @@ fn KeyTest(slug: String, models: Vec<Model>) -> impl IntoView {
                                 let class = if check.works() { "key-check ok" } else { "key-check failed" };
                                 let answer = match &check {
                                     KeyCheck::Works { answer, .. } if !answer.is_empty() => {
-                                        Some(view! { <blockquote>{answer.clone()}</blockquote> })
+                                        Some(view! { <blockquote>{answer.clone()}</blockquote> }.into_any())
                                     }
+                                    KeyCheck::ModelNotAllowed { refusal, .. } if !refusal.is_empty() => Some(
+                                        view! {
+                                            <p class="muted">"OpenRouter answered: "</p>
+                                            <blockquote data-testid="key-check-refusal">{refusal.clone()}</blockquote>
+                                        }
+                                        .into_any(),
+                                    ),
                                     _ => None,
                                 };
                                 view! {

@@ -52,6 +52,15 @@ pub fn every(period: std::time::Duration, f: impl Fn() + 'static) {
     browser::every(period, f)
 }
 
+/// As [`every`], but not while the page is in a hidden tab (a phone in a pocket asks nothing).
+pub fn every_visible(period: std::time::Duration, f: impl Fn() + 'static) {
+    browser::every(period, move || {
+        if browser::visible() {
+            f()
+        }
+    })
+}
+
 /// "3 h 12 min", "2 d 5 h", "4 min 09 s", "12 s": two units, the larger first; 0 when past.
 pub fn format_remaining(ms: i64) -> String {
     let secs = (ms.max(0) + 999) / 1000;
@@ -100,6 +109,10 @@ mod browser {
             on_cleanup(move || handle.clear());
         }
     }
+
+    pub fn visible() -> bool {
+        !document().hidden()
+    }
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -115,6 +128,10 @@ mod browser {
     }
 
     pub fn every(_: std::time::Duration, _: impl Fn() + 'static) {}
+
+    pub fn visible() -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ pub fn state_for(store: Arc<dyn app::store::Store>, base_url: &str) -> AppState 
         leptos_options: LeptosOptions::builder().output_name("minter").build(),
         admin_emails: Arc::new([]),
         limits: Arc::default(),
+        usage_sync_every: StdDuration::from_secs(60),
         guardrails_checked: Arc::default(),
     }
 }
