@@ -23,7 +23,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // In the shell, not in `App`: only the server knows the hashed name.
                 <link rel="stylesheet" id="leptos" href=stylesheet/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                // Islands: only the interactive parts of a page are hydrated (see pages/).
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>

@@ -1,4 +1,5 @@
 //! The workshop key minter: pages, server functions, and (behind `ssr`) the server-side domain.
+#![recursion_limit = "256"]
 
 pub mod admin;
 mod app;

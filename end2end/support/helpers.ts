@@ -26,6 +26,8 @@ export async function claim(page: Page) {
   await hydrated(page);
   await page.getByTestId('claim').click();
   await expect(page.getByTestId('api-key')).toHaveText(/^sk-or-v1-[0-9a-f]{64}$/);
+  // The page with the key is a new page load: its islands hydrate again.
+  await hydrated(page);
   return (await page.getByTestId('api-key').textContent())!;
 }
 

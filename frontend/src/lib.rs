@@ -1,11 +1,21 @@
-//! The WASM entry point: hydrates the server-rendered `app::App`.
+//! The WASM entry point: hydrates the islands of the server-rendered page (the components marked
+//! `#[island]` in `app`); everything else stays the server's HTML.
+
+// The islands' hydration functions live in `app`, exported by wasm-bindgen; linking it is enough.
+use app as _;
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    // Marks the page as interactive (end-to-end tests wait for it before clicking).
-    if let Some(body) = leptos::prelude::document().body() {
-        let _ = body.set_attribute("data-hydrated", "");
-    }
+    leptos::mount::hydrate_islands();
+    // Marks the page as interactive (end-to-end tests wait for it before clicking). The islands
+    // hydrate right after this returns, within the same task; the timeout runs after them.
+    leptos::prelude::set_timeout(
+        || {
+            if let Some(body) = leptos::prelude::document().body() {
+                let _ = body.set_attribute("data-hydrated", "");
+            }
+        },
+        std::time::Duration::ZERO,
+    );
 }

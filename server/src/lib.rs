@@ -1,4 +1,5 @@
 //! The axum server: wiring of configuration, state, routes and (in demo mode) the simulator.
+#![recursion_limit = "256"]
 
 mod address_limit;
 mod admin_exports;

@@ -8,8 +8,8 @@ use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use reqwest::StatusCode;
 
 use app::admin::{
-    AdminWorkshop, DisableKey, LoadAdminOverview, LoadAdminWorkshop, MintForSomeone, PauseAllClaims, PauseClaims,
-    RetryBinding, RotateKey, SyncNow,
+    AdminPoll, AdminWorkshop, DisableKey, LoadAdminOverview, LoadAdminWorkshop, MintForSomeone, PauseAllClaims,
+    PauseClaims, PollAdminWorkshop, RetryBinding, RotateKey, SyncNow,
 };
 use app::claim::ClaimKey;
 use support::app_server::{client, sign_in_as, start_with, TestServer};
@@ -46,6 +46,7 @@ fn admin_functions(victim: &str) -> Vec<(&'static str, Vec<(&'static str, String
     vec![
         (LoadAdminOverview::PATH, vec![]),
         (LoadAdminWorkshop::PATH, vec![slug.clone()]),
+        (PollAdminWorkshop::PATH, vec![slug.clone()]),
         (RetryBinding::PATH, row()),
         (DisableKey::PATH, row()),
         (RotateKey::PATH, row()),
@@ -206,4 +207,40 @@ async fn admin_refusals_answer_with_their_status_and_change_nothing() {
     assert!(eve_row.bound && !eve_row.disabled, "eve's key is untouched");
     assert!(simulator.keys().iter().all(|k| !k.info.disabled));
     assert_eq!(simulator.key_count(), 1, "no key for ann was made by an admin action");
+}
+
+#[tokio::test]
+async fn the_admin_poll_sends_rows_only_when_they_changed() {
+    let server = start().await;
+    let root = sign_in_as(&server, ADMIN, "Root").await;
+    let poll = |since: Option<String>| {
+        let (server, root) = (&server, root.clone());
+        async move {
+            let mut form = vec![("slug", "demo".to_string())];
+            if let Some(since) = since {
+                form.push(("since", since));
+            }
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (status, body) = call(server, PollAdminWorkshop::PATH, &form, Some(&root)).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            (serde_json::from_str::<AdminPoll>(&body).unwrap(), body.len())
+        }
+    };
+    let (first, _) = poll(None).await;
+    let AdminPoll::Changed { version, data } = first else { panic!("the first poll has the rows") };
+    assert!(data.rows.is_empty());
+    let (again, bytes) = poll(Some(version.clone())).await;
+    assert_eq!(again, AdminPoll::Unchanged);
+    assert!(bytes < 20, "an unchanged poll is a few bytes: {bytes}");
+    // A claim changes the rows: the next poll sends them.
+    let ada = sign_in_as(&server, "ada@example.org", "Ada").await;
+    assert_eq!(call(&server, ClaimKey::PATH, &[("slug", "demo")], Some(&ada)).await.0, StatusCode::OK);
+    let (changed, _) = poll(Some(version.clone())).await;
+    let AdminPoll::Changed { version: newer, data } = changed else { panic!("a claim is a change") };
+    assert_ne!(newer, version);
+    assert_eq!(data.rows.len(), 1);
+    assert_eq!(data.rows[0].email, "ada@example.org");
+    // Compact on the wire: one-letter field names, times in seconds.
+    let (_, body) = call(&server, PollAdminWorkshop::PATH, &[("slug", "demo")], Some(&root)).await;
+    assert!(body.contains("\"e\":\"ada@example.org\"") && !body.contains("\"email\""), "{body}");
 }

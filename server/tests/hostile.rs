@@ -25,8 +25,8 @@ use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::SqlitePool;
 
 use app::admin::{
-    DisableKey, LoadAdminOverview, LoadAdminWorkshop, MintForSomeone, PauseAllClaims, PauseClaims, RetryBinding,
-    RotateKey, SyncNow,
+    DisableKey, LoadAdminOverview, LoadAdminWorkshop, MintForSomeone, PauseAllClaims, PauseClaims, PollAdminWorkshop,
+    RetryBinding, RotateKey, SyncNow,
 };
 use app::claim::{CheckMyKey, ClaimKey, LoadWorkshopPage, WithdrawConsent};
 use app::site::{ListWorkshops, LoadSiteInfo};
@@ -942,8 +942,9 @@ fn cross_site_cases(cases: &mut Vec<Case>, root: &str, eve: &str) {
 /// admin's address: 404 and no data from every admin function, page and export.
 fn non_admin_cases(cases: &mut Vec<Case>, eve: &str, organiser: &str) {
     let row = [("slug", "demo"), ("user_id", EVE_ID)];
-    let functions: [(&str, &[(&str, &str)]); 10] = [
+    let functions: [(&str, &[(&str, &str)]); 11] = [
         (LoadAdminOverview::PATH, &[]),
+        (PollAdminWorkshop::PATH, &[("slug", "demo")]),
         (PauseAllClaims::PATH, &[("paused", "true")]),
         (PauseAllClaims::PATH, &[("paused", "false")]),
         (LoadAdminWorkshop::PATH, &[("slug", "demo")]),

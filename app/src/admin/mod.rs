@@ -65,23 +65,37 @@ pub struct AdminSummary {
     pub last_synced_at: Option<DateTime<Utc>>,
 }
 
-/// One attendance row of the admin table.
+/// One attendance row of the admin table. Short field names and times in whole seconds: 300 of
+/// them travel with every poll that sees a change.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AdminRow {
+    #[serde(rename = "u")]
     pub user_id: String,
+    #[serde(rename = "n")]
     pub name: String,
+    #[serde(rename = "e")]
     pub email: String,
+    #[serde(rename = "p")]
     pub provider: String,
+    #[serde(rename = "c", with = "chrono::serde::ts_seconds")]
     pub claimed_at: DateTime<Utc>,
     /// False while the key is still being created.
+    #[serde(rename = "m")]
     pub minted: bool,
     /// Spent and budget across the attendee's keys (rotated-away ones included).
+    #[serde(rename = "s")]
     pub usage_usd: Decimal,
+    #[serde(rename = "l")]
     pub limit_usd: Decimal,
+    #[serde(rename = "x", with = "chrono::serde::ts_seconds")]
     pub expires_at: DateTime<Utc>,
+    #[serde(rename = "b")]
     pub bound: bool,
+    #[serde(rename = "d")]
     pub disabled: bool,
+    #[serde(rename = "y", with = "chrono::serde::ts_seconds_option")]
     pub synced_at: Option<DateTime<Utc>>,
+    #[serde(rename = "k")]
     pub key_label: String,
 }
 
@@ -99,6 +113,24 @@ pub struct AdminOverview {
 pub struct AdminWorkshop {
     pub summary: AdminSummary,
     pub rows: Vec<AdminRow>,
+}
+
+impl AdminWorkshop {
+    /// A fingerprint of everything the page shows: equal fingerprints, nothing to send.
+    pub fn version(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.rows.hash(&mut hasher);
+        serde_json::to_string(&self.summary).unwrap_or_default().hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
+    }
+}
+
+/// What the admin page's poll gets: the data, or word that nothing changed since `since`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AdminPoll {
+    Unchanged,
+    Changed { version: String, data: AdminWorkshop },
 }
 
 /// A key an admin minted for someone at the desk, shown once to hand over.
@@ -143,6 +175,21 @@ pub async fn load_admin_workshop(slug: String) -> Result<AdminWorkshop, AdminErr
     let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
     let (_, workshop) = access::require_workshop(&state, &slug).await?;
     Ok(report::workshop(&state, workshop, Utc::now()).await?)
+}
+
+/// The admin table's poll: the stored rows, only when they differ from the version the page
+/// already shows (most polls answer `Unchanged`).
+#[server]
+pub async fn poll_admin_workshop(slug: String, since: Option<String>) -> Result<AdminPoll, AdminError> {
+    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+    let (_, workshop) = access::require_workshop(&state, &slug).await?;
+    let data = report::workshop(&state, workshop, Utc::now()).await?;
+    let version = data.version();
+    Ok(if since.as_deref() == Some(version.as_str()) {
+        AdminPoll::Unchanged
+    } else {
+        AdminPoll::Changed { version, data }
+    })
 }
 
 #[server]

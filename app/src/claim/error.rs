@@ -69,6 +69,12 @@ impl ClaimError {
     }
 }
 
+/// A provider id as a query value (ids are lower-case letters, digits and dashes; anything else
+/// is dropped, as the page would not repeat it anyway).
+fn form_urlencoded_value(id: &str) -> String {
+    id.chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-').collect()
+}
+
 /// " Reference: <id>." when there is one.
 pub fn reference_text(reference: &str) -> String {
     if reference.is_empty() {
@@ -79,6 +85,22 @@ pub fn reference_text(reference: &str) -> String {
 }
 
 impl ClaimError {
+    /// The workshop page that tells of this error: where a claim posted without JavaScript is
+    /// sent back to, and where the enhanced form goes after a refusal (the page is rendered
+    /// again with the error and the state that caused it, e.g. "Sold out").
+    pub fn page_url(&self, slug: &str) -> String {
+        match self {
+            ClaimError::ClaimedWithOtherSignIn { provider } => {
+                let via: String = form_urlencoded_value(provider);
+                format!("/w/{slug}?error=other-sign-in&via={via}")
+            }
+            ClaimError::Internal { reference } if !reference.is_empty() => {
+                format!("/w/{slug}?error=error&ref={reference}")
+            }
+            other => format!("/w/{slug}?error={}", other.code()),
+        }
+    }
+
     /// An internal failure of the request being served; its id becomes the page's reference.
     pub fn internal() -> ClaimError {
         #[cfg(feature = "ssr")]

@@ -393,14 +393,7 @@ pub fn redirect_plain_form(workshop: &Workshop, result: &Result<super::MyKey, Cl
     let slug = &workshop.slug;
     match result {
         Ok(_) => redirect_plain_form_to(&format!("/w/{slug}")),
-        Err(ClaimError::ClaimedWithOtherSignIn { provider }) => redirect_plain_form_to(&format!(
-            "/w/{slug}?error=other-sign-in&via={}",
-            crate::auth::encode_query_value(provider)
-        )),
-        Err(ClaimError::Internal { reference }) if !reference.is_empty() => {
-            redirect_plain_form_to(&format!("/w/{slug}?error=error&ref={reference}"))
-        }
-        Err(error) => redirect_plain_form_to(&format!("/w/{slug}?error={}", error.code())),
+        Err(error) => redirect_plain_form_to(&error.page_url(slug)),
     }
 }
 

@@ -3,8 +3,6 @@
 //! runs it, all in a fresh folder that holds the `.env` tab's file. The real clients run every tab
 //! as the page shows it (`server/tests/snippets_run.rs`).
 
-use crate::workshops::Model;
-
 /// The OpenAI-compatible endpoint every snippet talks to.
 pub const OPENROUTER_API_BASE: &str = "https://openrouter.ai/api/v1";
 
@@ -71,11 +69,12 @@ pub struct Snippet {
     pub run: Option<&'static str>,
 }
 
-/// The snippet of `kind`. The first model of the workshop file is the one used; the others are
-/// listed in a comment. Only `.env` holds the key (and a notebook asks for it): code never does.
-pub fn snippet(kind: SnippetKind, key: &str, models: &[Model]) -> Snippet {
-    let model = models.first().map_or("openrouter/auto", |m| m.id.as_str());
-    let others = models.iter().skip(1).map(|m| m.id.as_str()).collect::<Vec<_>>().join(", ");
+/// The snippet of `kind`, for the workshop's model ids in file order. The first model is the one
+/// used; the others are listed in a comment. Only `.env` holds the key (and a notebook asks for
+/// it): code never does.
+pub fn snippet(kind: SnippetKind, key: &str, models: &[String]) -> Snippet {
+    let model = models.first().map_or("openrouter/auto", String::as_str);
+    let others = models.iter().skip(1).map(String::as_str).collect::<Vec<_>>().join(", ");
     let also = |comment: &str| {
         if others.is_empty() {
             String::new()
@@ -186,18 +185,10 @@ pub fn snippet(kind: SnippetKind, key: &str, models: &[Model]) -> Snippet {
 
 #[cfg(test)]
 mod tests {
-    use rust_decimal::Decimal;
-
     use super::*;
 
-    fn model(id: &str) -> Model {
-        Model {
-            id: id.into(),
-            label: id.into(),
-            note: String::new(),
-            price_in_per_mtok: Decimal::ONE,
-            price_out_per_mtok: Decimal::ONE,
-        }
+    fn model(id: &str) -> String {
+        id.to_string()
     }
 
     fn text(snippet: &Snippet) -> String {

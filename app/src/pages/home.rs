@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::site::list_workshops;
-use crate::ui::{LocalTime, WindowBadge};
+use crate::ui::{zone_secs, LocalTime, WindowBadge};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -27,7 +27,7 @@ pub fn HomePage() -> impl IntoView {
                                     <a href=format!("/w/{}", w.slug)><h2>{w.name}</h2></a>
                                     <p class="muted">
                                         {w.event} " · " {w.location} " · "
-                                        <LocalTime at=w.starts_at.to_utc() fallback_zone=*w.starts_at.offset()/>
+                                        <LocalTime at=w.starts_at.to_utc() zone=zone_secs(*w.starts_at.offset())/>
                                     </p>
                                     <WindowBadge window=w.window/>
                                 </li>

@@ -1,5 +1,7 @@
 //! `/w/{slug}/projector`: for the screen at the front of the room. A QR code of the workshop page,
-//! the claim window and a live "N keys claimed" counter, large enough to read from the back.
+//! the claim window and a live "N keys claimed" counter, large enough to read from the back. The
+//! page is rendered on the server; the window and counter are an island that asks for them again
+//! every few seconds.
 
 use std::time::Duration;
 
@@ -9,8 +11,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
-use crate::ui::{every, WindowStatus};
-use crate::workshops::WindowState;
+use crate::ui::{every_visible, zone_secs, WindowStatus};
+use crate::workshops::{Pause, WindowState};
 
 /// How often the projector asks for the counter.
 const REFRESH: Duration = Duration::from_secs(5);
@@ -24,11 +26,17 @@ pub struct ProjectorData {
     pub url: String,
     /// The QR code as an SVG element (generated on the server, black on white).
     pub qr_svg: String,
+    pub live: Live,
+}
+
+/// What changes while the projector is on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Live {
     pub window: WindowState,
     pub now: DateTime<Utc>,
     pub claimed: u32,
     pub pool_size: u32,
-    pub paused: Option<crate::workshops::Pause>,
+    pub paused: Option<Pause>,
 }
 
 #[server]
@@ -36,25 +44,38 @@ pub async fn load_projector(slug: String) -> Result<ProjectorData, ServerFnError
     let state = crate::state::app_state()?;
     let workshop = state.workshop(&slug).ok_or_else(|| ServerFnError::new("no such workshop"))?;
     let url = format!("{}/w/{slug}", state.sign_in.public_url().trim_end_matches('/'));
-    // The detail of a storage failure is for the log, not for the wall.
-    let hidden = |e: crate::store::StoreError| {
-        tracing::warn!(error = %e, "the projector could not read the claims");
-        ServerFnError::new("Could not read the claims.")
-    };
-    let claimed = state.store.claimed_count(&slug).await.map_err(hidden)?;
-    let paused = state.store.claims_pause(&slug).await.map_err(hidden)?.map(|pause| pause.scope());
-    let now = Utc::now();
     Ok(ProjectorData {
         name: workshop.name.clone(),
         event: workshop.event.clone(),
         starts_at: workshop.starts_at,
         qr_svg: crate::qr::svg(&url).map_err(|_| ServerFnError::new("Could not draw the QR code."))?,
         url,
+        live: live(&state, workshop).await?,
+    })
+}
+
+/// The window and the counter, as the projector asks for them every few seconds.
+#[server]
+pub async fn load_projector_live(slug: String) -> Result<Live, ServerFnError> {
+    let state = crate::state::app_state()?;
+    let workshop = state.workshop(&slug).ok_or_else(|| ServerFnError::new("no such workshop"))?;
+    live(&state, workshop).await
+}
+
+#[cfg(feature = "ssr")]
+async fn live(state: &crate::state::AppState, workshop: &crate::workshops::Workshop) -> Result<Live, ServerFnError> {
+    // The detail of a storage failure is for the log, not for the wall.
+    let hidden = |e: crate::store::StoreError| {
+        tracing::warn!(error = %e, "the projector could not read the claims");
+        ServerFnError::new("Could not read the claims.")
+    };
+    let now = Utc::now();
+    Ok(Live {
         window: workshop.window_state(now),
         now,
-        claimed,
+        claimed: state.store.claimed_count(&workshop.slug).await.map_err(hidden)?,
         pool_size: workshop.pool_size(),
-        paused,
+        paused: state.store.claims_pause(&workshop.slug).await.map_err(hidden)?.map(|pause| pause.scope()),
     })
 }
 
@@ -63,23 +84,21 @@ pub fn ProjectorPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let data = Resource::new_blocking(slug, load_projector);
-    every(REFRESH, move || data.refetch());
-    let reload = Callback::new(move |()| data.refetch());
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(data) => view! { <Projector data reload/> }.into_any(),
+                    Ok(data) => view! { <Projector data slug=slug()/> }.into_any(),
                     Err(_) => view! { <crate::pages::NotFound/> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
 #[component]
-fn Projector(data: ProjectorData, reload: Callback<()>) -> impl IntoView {
-    let zone = *data.starts_at.offset();
+fn Projector(data: ProjectorData, slug: String) -> impl IntoView {
+    let zone = zone_secs(*data.starts_at.offset());
     view! {
         <Title text=format!("{} — projector", data.name)/>
         <article class="projector">
@@ -88,22 +107,43 @@ fn Projector(data: ProjectorData, reload: Callback<()>) -> impl IntoView {
                 <p class="muted">{data.event}</p>
                 <h1>{data.name}</h1>
                 <p class="projector-url">"Scan, or open " <strong>{data.url}</strong></p>
-                <p class="projector-state">
-                    <WindowStatus
-                        window=data.window
-                        paused=data.paused
-                        keys_left=data.pool_size.saturating_sub(data.claimed)
-                        pool_size=data.pool_size
-                        server_now=data.now
-                        zone
-                        reload
-                    />
-                </p>
-                <p class="projector-count" aria-live="polite">
-                    <strong data-testid="claimed-count">{data.claimed}</strong>
-                    {if data.claimed == 1 { " key claimed" } else { " keys claimed" }}
-                </p>
+                <ProjectorLive slug live=data.live zone/>
             </div>
         </article>
+    }
+}
+
+#[island]
+fn ProjectorLive(slug: String, live: Live, zone: i32) -> impl IntoView {
+    let live = RwSignal::new(live);
+    let slug = StoredValue::new(slug);
+    every_visible(REFRESH, move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(fresh) = load_projector_live(slug.get_value()).await {
+                live.set(fresh);
+            }
+        });
+    });
+    let zone_offset = FixedOffset::east_opt(zone).unwrap_or(FixedOffset::east_opt(0).expect("UTC"));
+    view! {
+        <p class="projector-state">
+            {move || {
+                let l = live.get();
+                view! {
+                    <WindowStatus
+                        window=l.window
+                        paused=l.paused
+                        keys_left=l.pool_size.saturating_sub(l.claimed)
+                        pool_size=l.pool_size
+                        server_now=l.now
+                        zone=zone_offset
+                    />
+                }
+            }}
+        </p>
+        <p class="projector-count" aria-live="polite">
+            <strong data-testid="claimed-count">{move || live.with(|l| l.claimed)}</strong>
+            {move || if live.with(|l| l.claimed) == 1 { " key claimed" } else { " keys claimed" }}
+        </p>
     }
 }

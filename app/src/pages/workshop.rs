@@ -1,4 +1,9 @@
 //! `/w/{slug}`: what the workshop is, whether keys can be claimed, and the attendee's key.
+//!
+//! Rendered on the server; only the parts that move are islands shipped to the browser: the
+//! claim form's progress and errors, the snippet tabs, the copy buttons, the key test, the usage
+//! bar, the countdowns and local times. Everything works without JavaScript: the claim, the key
+//! test and the consent withdrawal are plain forms, the tabs are links.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use leptos::prelude::*;
@@ -6,45 +11,33 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::claim::key_check::cheapest_model;
-use crate::claim::snippets::{snippet, SnippetKind};
+use crate::claim::snippets::{snippet, Snippet, SnippetKind};
 use crate::claim::{
     load_my_usage, load_workshop_page, provider_label, CheckMyKey, ClaimError, ClaimKey, ConsentState, KeyCheck, MyKey,
     Usage, WithdrawConsent, WorkshopPageData as PageData,
 };
-use crate::ui::{every_visible, format_usd, CopyButton, Countdown, LocalTime, WindowStatus};
+use crate::ui::{every_visible, format_usd, zone_secs, CopyButton, Countdown, LocalTime, WindowStatus};
 use crate::workshops::{Model, WindowState};
 
 #[component]
 pub fn WorkshopPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
-    let claim = ServerAction::<ClaimKey>::new();
-    let withdraw = ServerAction::<WithdrawConsent>::new();
-    let page = Resource::new_blocking(
-        move || (slug(), claim.version().get(), withdraw.version().get()),
-        |(slug, _, _)| load_workshop_page(slug),
-    );
-    let reload = Callback::new(move |()| page.refetch());
-    // A transition, not a suspense: after a claim the old page stays until the new one is ready.
+    let page = Resource::new_blocking(slug, load_workshop_page);
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(data) => view! { <Workshop data claim withdraw reload/> }.into_any(),
+                    Ok(data) => view! { <Workshop data/> }.into_any(),
                     Err(_) => view! { <crate::pages::NotFound/> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
 #[component]
-fn Workshop(
-    data: PageData,
-    claim: ServerAction<ClaimKey>,
-    withdraw: ServerAction<WithdrawConsent>,
-    reload: Callback<()>,
-) -> impl IntoView {
+fn Workshop(data: PageData) -> impl IntoView {
     let w = &data.workshop;
     let zone = *w.starts_at.offset();
     view! {
@@ -54,7 +47,7 @@ fn Workshop(
                 <p class="muted">{w.event.clone()}</p>
                 <h1>{w.name.clone()}</h1>
                 <p class="muted">
-                    {w.location.clone()} " · " <LocalTime at=w.starts_at.to_utc() fallback_zone=zone/>
+                    {w.location.clone()} " · " <LocalTime at=w.starts_at.to_utc() zone=zone_secs(zone)/>
                 </p>
                 <p class="window" data-testid="window-state">
                     <WindowStatus
@@ -64,13 +57,12 @@ fn Workshop(
                         pool_size=data.pool_size
                         server_now=data.now
                         zone
-                        reload
                     />
                 </p>
             </header>
             <section class="welcome" inner_html=data.welcome_html.clone()></section>
-            <KeyOrClaim data=data.clone() claim/>
-            {data.consent.clone().map(|consent| view! { <Consent consent slug=w.slug.clone() zone withdraw/> })}
+            <KeyOrClaim data=data.clone()/>
+            {data.consent.clone().map(|consent| view! { <Consent consent slug=w.slug.clone() zone/> })}
             <ModelTable models=w.openrouter.models.clone()/>
         </article>
     }
@@ -116,7 +108,7 @@ fn ModelTable(models: Vec<Model>) -> impl IntoView {
 }
 
 #[component]
-fn KeyOrClaim(data: PageData, claim: ServerAction<ClaimKey>) -> impl IntoView {
+fn KeyOrClaim(data: PageData) -> impl IntoView {
     let zone = *data.workshop.starts_at.offset();
     if let Some(key) = data.my_key {
         return view! {
@@ -132,7 +124,7 @@ fn KeyOrClaim(data: PageData, claim: ServerAction<ClaimKey>) -> impl IntoView {
         .into_any();
     }
     match data.user.clone() {
-        Some(user) => view! { <ConfirmClaim data user claim/> }.into_any(),
+        Some(user) => view! { <ConfirmClaim data user/> }.into_any(),
         None => view! { <SignInCard options=data.sign_in/> }.into_any(),
     }
 }
@@ -161,9 +153,9 @@ fn SignInCard(options: Vec<crate::auth::SignInOption>) -> impl IntoView {
     }
 }
 
-/// The confirmation step: who you are, what you get, the optional consent, then the claim.
+/// The confirmation step: who you are, what you get, then the claim form.
 #[component]
-fn ConfirmClaim(data: PageData, user: crate::auth::SessionUser, claim: ServerAction<ClaimKey>) -> impl IntoView {
+fn ConfirmClaim(data: PageData, user: crate::auth::SessionUser) -> impl IntoView {
     let open = matches!(data.window, WindowState::Open { .. }) && data.keys_left() > 0;
     let w = data.workshop;
     let zone = *w.starts_at.offset();
@@ -171,15 +163,11 @@ fn ConfirmClaim(data: PageData, user: crate::auth::SessionUser, claim: ServerAct
         WindowState::NotYetOpen { opens_at } => Some(opens_at),
         _ => None,
     };
+    // The outcome of a claim posted without JavaScript comes back in the address.
     let query = use_query_map();
-    let error = move || {
-        let from_action = claim.value().get().and_then(|r| r.err());
-        from_action.or_else(|| {
-            let query = query.read();
-            query.get("error").map(|code| ClaimError::from_code(&code, query.get("via"), query.get("ref"), opens_at))
-        })
-    };
-    let pending = claim.pending();
+    let error = query.with_untracked(|q| {
+        q.get("error").map(|code| ClaimError::from_code(&code, q.get("via"), q.get("ref"), opens_at))
+    });
     let model_names = w.openrouter.models.iter().map(|m| m.label.clone()).collect::<Vec<_>>().join(", ");
     view! {
         <section class="card claim" aria-labelledby="claim-heading">
@@ -196,98 +184,117 @@ fn ConfirmClaim(data: PageData, user: crate::auth::SessionUser, claim: ServerAct
                     " budget, for " {model_names}
                 </dd>
                 <dt>"Valid until"</dt>
-                <dd><LocalTime at=w.key_expires_at() fallback_zone=zone/></dd>
+                <dd><LocalTime at=w.key_expires_at() zone=zone_secs(zone)/></dd>
             </dl>
-            <ActionForm action=claim>
-                <input type="hidden" name="slug" value=w.slug.clone()/>
-                <label class="consent">
-                    <input type="checkbox" name="marketing_consent" value="yes"/>
-                    <span>
-                        "Email me about future workshops. Optional: your key does not depend on it, "
-                        "and you can ask us to stop at any time."
-                    </span>
-                </label>
-                <button
-                    type="submit"
-                    class="button"
-                    data-testid="claim"
-                    disabled=move || !open || pending.get()
-                    aria-describedby="claim-progress"
-                >
-                    {move || if pending.get() { "Creating your key…" } else { "Claim my key" }}
-                </button>
-            </ActionForm>
-            <p id="claim-progress" class="progress" role="status">
-                {move || {
-                    pending
-                        .get()
-                        .then(|| {
-                            view! {
-                                <span class="spinner" aria-hidden="true"></span>
-                                "Creating your key at OpenRouter. With many people claiming at once this takes a few seconds."
-                            }
-                        })
-                }}
-            </p>
-            {move || error().map(|error| view! { <ClaimErrorText error zone/> })}
+            <ClaimForm slug=w.slug.clone() open error zone=zone_secs(zone)/>
         </section>
     }
 }
 
-/// The marketing consent given here, and the promised way to take it back.
+/// The claim form, enhanced: while the key is being minted it says so, a refusal is shown in
+/// place, and once the key exists the page is loaded again to show it. Without JavaScript the
+/// form posts and the server redirects back to the page.
+#[island]
+fn ClaimForm(slug: String, open: bool, error: Option<ClaimError>, zone: i32) -> impl IntoView {
+    let claim = ServerAction::<ClaimKey>::new();
+    let pending = claim.pending();
+    // The outcome is the server's to render: the key, or the refusal with the state behind it
+    // ("Sold out"). Only a request that never reached the server is told in place.
+    let page_slug = slug.clone();
+    Effect::new(move |_| match claim.value().get() {
+        Some(Ok(_)) => navigate_to(&format!("/w/{page_slug}")),
+        Some(Err(ClaimError::Request(_))) | None => {}
+        Some(Err(error)) => navigate_to(&error.page_url(&page_slug)),
+    });
+    let shown_error = move || claim.value().get().and_then(|r| r.err()).or_else(|| error.clone());
+    view! {
+        <ActionForm action=claim>
+            <input type="hidden" name="slug" value=slug/>
+            <label class="consent">
+                <input type="checkbox" name="marketing_consent" value="yes"/>
+                <span>
+                    "Email me about future workshops. Optional: your key does not depend on it, "
+                    "and you can ask us to stop at any time."
+                </span>
+            </label>
+            <button
+                type="submit"
+                class="button"
+                data-testid="claim"
+                disabled=move || !open || pending.get()
+                aria-describedby="claim-progress"
+            >
+                {move || if pending.get() { "Creating your key…" } else { "Claim my key" }}
+            </button>
+        </ActionForm>
+        <p id="claim-progress" class="progress" role="status">
+            {move || {
+                pending
+                    .get()
+                    .then(|| {
+                        view! {
+                            <span class="spinner" aria-hidden="true"></span>
+                            "Creating your key at OpenRouter. With many people claiming at once this takes a few seconds."
+                        }
+                    })
+            }}
+        </p>
+        {move || shown_error().map(|error| view! { <ClaimErrorText error zone/> })}
+    }
+}
+
+/// Loads `path` in the browser (a new server render); nothing on the server.
+fn navigate_to(path: &str) {
+    #[cfg(feature = "hydrate")]
+    let _ = window().location().assign(path);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}
+
 #[component]
-fn Consent(
-    consent: ConsentState,
-    slug: String,
-    zone: FixedOffset,
-    withdraw: ServerAction<WithdrawConsent>,
-) -> impl IntoView {
+fn ClaimErrorText(error: ClaimError, zone: i32) -> impl IntoView {
+    let text = match error {
+        ClaimError::NotOpenYet { opens_at } => view! { "Claims open at " <LocalTime at=opens_at zone/> "." }.into_any(),
+        other => other.to_string().into_any(),
+    };
+    view! { <p class="error" role="alert" data-testid="claim-error">{text}</p> }
+}
+
+/// The marketing consent given here, and the promised way to take it back (a plain form: the
+/// server records the withdrawal and sends the browser back here).
+#[component]
+fn Consent(consent: ConsentState, slug: String, zone: FixedOffset) -> impl IntoView {
+    let zone = zone_secs(zone);
     let status = match consent.withdrawn_at {
         Some(at) => view! {
             <p data-testid="consent-state">
-                "You withdrew your consent to emails about future workshops on " <LocalTime at fallback_zone=zone/> "."
+                "You withdrew your consent to emails about future workshops on " <LocalTime at zone/> "."
             </p>
         }
         .into_any(),
         None => view! {
             <p data-testid="consent-state">
-                "You agreed to emails about future workshops on " <LocalTime at=consent.given_at fallback_zone=zone/>
+                "You agreed to emails about future workshops on " <LocalTime at=consent.given_at zone/>
                 ". You can take that back at any time."
             </p>
-            <ActionForm action=withdraw>
+            <form method="post" action=withdraw_path()>
                 <input type="hidden" name="slug" value=slug/>
-                <button type="submit" class="button secondary" data-testid="withdraw-consent"
-                    disabled=move || withdraw.pending().get()>
+                <button type="submit" class="button secondary" data-testid="withdraw-consent">
                     "Withdraw my consent"
                 </button>
-            </ActionForm>
+            </form>
         }
         .into_any(),
-    };
-    let failed = move || {
-        withdraw
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
     };
     view! {
         <section id="consent" class="card consent-note" aria-label="Marketing consent">
             {status}
-            {failed}
         </section>
     }
 }
 
-#[component]
-fn ClaimErrorText(error: ClaimError, zone: FixedOffset) -> impl IntoView {
-    let text = match error {
-        ClaimError::NotOpenYet { opens_at } => {
-            view! { "Claims open at " <LocalTime at=opens_at fallback_zone=zone/> "." }.into_any()
-        }
-        other => other.to_string().into_any(),
-    };
-    view! { <p class="error" role="alert" data-testid="claim-error">{text}</p> }
+fn withdraw_path() -> &'static str {
+    <WithdrawConsent as leptos::server_fn::ServerFn>::PATH
 }
 
 #[component]
@@ -299,26 +306,40 @@ fn YourKey(
     models: Vec<Model>,
     sync_every_secs: u64,
 ) -> impl IntoView {
+    let query = use_query_map();
+    let (tab, key_test) = query.with_untracked(|q| (q.get("snippet"), q.get("key_test")));
+    let model = cheapest_model(&models).map(|m| m.id.clone()).unwrap_or_default();
+    let checked = key_test.and_then(|code| KeyCheck::from_code(&code, &model));
+    let model_ids: Vec<String> = models.iter().map(|m| m.id.clone()).collect();
     view! {
         <section class="card your-key" aria-labelledby="your-key-heading">
             <h2 id="your-key-heading">"Your key"</h2>
             <div class="key-row">
                 <code data-testid="api-key" class="key">{key.key.clone()}</code>
-                <CopyButton text=key.key.clone() label="Copy key"/>
+                <CopyButton text=key.key.clone() label="Copy key".to_string()/>
             </div>
             <p>
-                "Expires in " <Countdown until=key.expires_at server_now=now/> " ("
-                <LocalTime at=key.expires_at fallback_zone=zone/> ")"
+                "Expires in " <Countdown until=key.expires_at server_now=now reload=false/> " ("
+                <LocalTime at=key.expires_at zone=zone_secs(zone)/> ")"
             </p>
             {key.disabled.then(|| view! {
                 <p class="notice error" role="alert" data-testid="key-disabled">
                     "The organisers disabled this key. Ask them if you need a new one."
                 </p>
             })}
-            <UsageBar key=key.clone() slug=slug.clone() sync_every_secs zone/>
+            <UsageBar
+                usage=Usage {
+                    usage_usd: key.usage_usd,
+                    limit_usd: key.limit_usd,
+                    synced_at: key.usage_synced_at,
+                    sync_every_secs,
+                }
+                slug=slug.clone()
+                zone=zone_secs(zone)
+            />
             {(!key.bound && !key.disabled).then(|| view! { <p class="muted">"Model restrictions are still being applied to this key."</p> })}
-            <Snippets key=key.key.clone() models=models.clone()/>
-            <KeyTest slug models/>
+            <Snippets key=key.key.clone() models=model_ids tab=SnippetKind::from_id(tab.as_deref()).id().to_string()/>
+            <KeyTest slug model checked/>
         </section>
     }
 }
@@ -332,14 +353,10 @@ fn usage_poll(sync_every_secs: u64) -> std::time::Duration {
 
 /// Used / budget from the stored usage (synced from OpenRouter in the background). It refreshes
 /// itself while the tab is visible, and says when OpenRouter was last read.
-#[component]
-fn UsageBar(key: MyKey, slug: String, sync_every_secs: u64, zone: FixedOffset) -> impl IntoView {
-    let usage = RwSignal::new(Usage {
-        usage_usd: key.usage_usd,
-        limit_usd: key.limit_usd,
-        synced_at: key.usage_synced_at,
-        sync_every_secs,
-    });
+#[island]
+fn UsageBar(usage: Usage, slug: String, zone: i32) -> impl IntoView {
+    let sync_every_secs = usage.sync_every_secs;
+    let usage = RwSignal::new(usage);
     let slug = StoredValue::new(slug);
     every_visible(usage_poll(sync_every_secs), move || {
         leptos::task::spawn_local(async move {
@@ -367,7 +384,7 @@ fn UsageBar(key: MyKey, slug: String, sync_every_secs: u64, zone: FixedOffset) -
                 })}
                 {move || match usage.with(|u| u.synced_at) {
                     Some(at) => view! {
-                        " · as of " <span data-testid="usage-as-of"><LocalTime at fallback_zone=zone/></span>
+                        " · as of " <span data-testid="usage-as-of"><LocalTime at zone/></span>
                         {format!(" (read from OpenRouter {})", every_text(sync_every_secs))}
                     }
                     .into_any(),
@@ -380,12 +397,11 @@ fn UsageBar(key: MyKey, slug: String, sync_every_secs: u64, zone: FixedOffset) -
 }
 
 /// Tabs of ready-to-paste code, each with the file to save, the install line and the command that
-/// runs it. The tabs are links (`?snippet=python`), so they work without JavaScript; hydrated,
-/// the router switches them without a request.
-#[component]
-fn Snippets(key: String, models: Vec<Model>) -> impl IntoView {
-    let query = use_query_map();
-    let selected = move || SnippetKind::from_id(query.read().get("snippet").as_deref());
+/// runs it. The tabs are links (`?snippet=python`), so they work without JavaScript; in the
+/// browser they switch in place (and the address follows, so a reload keeps the tab).
+#[island]
+fn Snippets(key: String, models: Vec<String>, tab: String) -> impl IntoView {
+    let selected = RwSignal::new(SnippetKind::from_id(Some(&tab)));
     view! {
         <section id="snippets" class="snippets" aria-labelledby="snippets-heading">
             <h3 id="snippets-heading">"Use it"</h3>
@@ -393,12 +409,21 @@ fn Snippets(key: String, models: Vec<Model>) -> impl IntoView {
                 {SnippetKind::ALL
                     .into_iter()
                     .map(|kind| {
+                        let href = format!("?snippet={}#snippets", kind.id());
+                        let switch = {
+                            let href = href.clone();
+                            move |ev: leptos::ev::MouseEvent| {
+                                ev.prevent_default();
+                                selected.set(kind);
+                                replace_address(&href);
+                            }
+                        };
                         view! {
                             <a
                                 class="tab"
-                                href=format!("?snippet={}#snippets", kind.id())
-                                data-noscroll=""
-                                aria-current=move || (selected() == kind).then_some("true")
+                                href=href
+                                on:click=switch
+                                aria-current=move || (selected.get() == kind).then_some("true")
                             >
                                 {kind.label()}
                             </a>
@@ -406,23 +431,33 @@ fn Snippets(key: String, models: Vec<Model>) -> impl IntoView {
                     })
                     .collect_view()}
             </nav>
-            {move || {
-                let snippet = snippet(selected(), &key, &models);
-                view! { <SnippetTab snippet/> }
-            }}
+            {move || view! { <SnippetTab snippet=snippet(selected.get(), &key, &models)/> }}
         </section>
     }
 }
 
+/// Changes the address without a request (the browser's history, not the router's).
+fn replace_address(href: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(href));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = href;
+}
+
 #[component]
-fn SnippetTab(snippet: crate::claim::snippets::Snippet) -> impl IntoView {
+fn SnippetTab(snippet: Snippet) -> impl IntoView {
     let kind = snippet.kind;
     let command = |label: &'static str, line: &'static str, testid: &'static str| {
         view! {
             <div class="command">
                 <span class="muted">{label}</span>
                 <code data-testid=testid>{line}</code>
-                <CopyButton text=line.to_string() label=format!("Copy the {} command", label.trim_end_matches(':').to_lowercase())/>
+                <CopyButton
+                    text=line.to_string()
+                    label=format!("Copy the {} command", label.trim_end_matches(':').to_lowercase())
+                />
             </div>
         }
     };
@@ -433,6 +468,7 @@ fn SnippetTab(snippet: crate::claim::snippets::Snippet) -> impl IntoView {
                 .blocks
                 .into_iter()
                 .map(|block| {
+                    let label = format!("Copy {}", block.title);
                     view! {
                         <div class="block">
                             <p class="block-title">{block.title.clone()}</p>
@@ -446,7 +482,7 @@ fn SnippetTab(snippet: crate::claim::snippets::Snippet) -> impl IntoView {
                             >
                                 <code>{block.code.clone()}</code>
                             </pre>
-                            <CopyButton text=block.code label=format!("Copy {}", block.title)/>
+                            <CopyButton text=block.code label/>
                         </div>
                     }
                 })
@@ -457,18 +493,14 @@ fn SnippetTab(snippet: crate::claim::snippets::Snippet) -> impl IntoView {
     }
 }
 
-#[component]
-fn KeyTest(slug: String, models: Vec<Model>) -> impl IntoView {
+/// "Test my key". Posted without JavaScript, it lands back on the page with `?key_test=<code>`,
+/// which the server turns into `checked`.
+#[island]
+fn KeyTest(slug: String, model: String, checked: Option<KeyCheck>) -> impl IntoView {
     let test = ServerAction::<CheckMyKey>::new();
-    let model = cheapest_model(&models).map(|m| m.id.clone()).unwrap_or_default();
-    let query = use_query_map();
-    let result = {
-        let model = model.clone();
-        move || match test.value().get() {
-            Some(Ok(check)) => Some(Ok(check)),
-            Some(Err(e)) => Some(Err(e)),
-            None => query.read().get("key_test").and_then(|code| KeyCheck::from_code(&code, &model)).map(Ok),
-        }
+    let result = move || match test.value().get() {
+        Some(outcome) => Some(outcome),
+        None => checked.clone().map(Ok),
     };
     let pending = test.pending();
     view! {

@@ -1,9 +1,10 @@
 use leptos::prelude::*;
 
 /// Copies `text` to the clipboard and says so ("Copied ✓") for two seconds. `label` names the
-/// button for screen readers when several are on a page.
-#[component]
-pub fn CopyButton(text: String, #[prop(into)] label: String) -> impl IntoView {
+/// button for screen readers when several are on a page. An island: the button is all that
+/// reaches the browser.
+#[island]
+pub fn CopyButton(text: String, label: String) -> impl IntoView {
     let copied = RwSignal::new(false);
     let copy = move |_| {
         #[cfg(feature = "hydrate")]

@@ -5,7 +5,7 @@ mod time;
 mod window;
 
 pub use copy_button::CopyButton;
-pub use time::{every, every_visible, format_remaining, Countdown, LocalTime};
+pub use time::{every, every_visible, format_remaining, zone_secs, Countdown, LocalTime};
 pub use window::{WindowBadge, WindowStatus};
 
 use chrono::{DateTime, FixedOffset, Utc};

@@ -8,9 +8,11 @@ use leptos::prelude::*;
 
 use super::format_utc_in;
 
-/// `at`, shown in the viewer's time zone once hydrated, in `fallback_zone` before that.
-#[component]
-pub fn LocalTime(at: DateTime<Utc>, fallback_zone: FixedOffset) -> impl IntoView {
+/// `at`, shown in the viewer's time zone once hydrated, in the venue's zone (`zone`, seconds east
+/// of UTC) before that, and without JavaScript.
+#[island]
+pub fn LocalTime(at: DateTime<Utc>, zone: i32) -> impl IntoView {
+    let fallback_zone = FixedOffset::east_opt(zone).unwrap_or(FixedOffset::east_opt(0).expect("UTC"));
     let text = RwSignal::new(format_utc_in(&at, &fallback_zone));
     // Effects only run in the browser, after hydration: the first render matches the server's.
     Effect::new(move |_| {
@@ -21,25 +23,27 @@ pub fn LocalTime(at: DateTime<Utc>, fallback_zone: FixedOffset) -> impl IntoView
     view! { <time datetime=at.to_rfc3339()>{text}</time> }
 }
 
+/// Seconds east of UTC, as islands take a time zone.
+pub fn zone_secs(zone: FixedOffset) -> i32 {
+    zone.local_minus_utc()
+}
+
 /// Time left until `until`, ticking every second in the browser. Measured on the server's clock
 /// (`server_now` plus the time elapsed in the browser), so a wrong clock on a phone does not
-/// open claims early. `on_zero` runs once when it reaches zero.
-#[component]
-pub fn Countdown(
-    until: DateTime<Utc>,
-    server_now: DateTime<Utc>,
-    #[prop(optional)] on_zero: Option<Callback<()>>,
-) -> impl IntoView {
+/// open claims early. `reload`: the page reloads when it reaches zero (the server then renders
+/// what has changed, e.g. an open claim window).
+#[island]
+pub fn Countdown(until: DateTime<Utc>, server_now: DateTime<Utc>, reload: bool) -> impl IntoView {
     let elapsed_ms = RwSignal::new(0_i64);
     let remaining_ms = move || (until - server_now).num_milliseconds() - elapsed_ms.get();
     let started = browser::now_ms();
     every(std::time::Duration::from_secs(1), move || elapsed_ms.set((browser::now_ms() - started) as i64));
-    if let Some(on_zero) = on_zero {
+    if reload {
         let fired = StoredValue::new(remaining_ms() <= 0);
         Effect::new(move |_| {
             if remaining_ms() <= 0 && !fired.get_value() {
                 fired.set_value(true);
-                on_zero.run(());
+                browser::reload();
             }
         });
     }
@@ -113,6 +117,10 @@ mod browser {
     pub fn visible() -> bool {
         !document().hidden()
     }
+
+    pub fn reload() {
+        let _ = window().location().reload();
+    }
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -132,6 +140,8 @@ mod browser {
     pub fn visible() -> bool {
         false
     }
+
+    pub fn reload() {}
 }
 
 #[cfg(test)]

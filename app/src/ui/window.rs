@@ -3,7 +3,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use leptos::prelude::*;
 
-use super::{Countdown, LocalTime};
+use super::{zone_secs, Countdown, LocalTime};
 use crate::workshops::{Pause, WindowState};
 
 #[component]
@@ -23,7 +23,7 @@ pub fn WindowBadge(
     view! { <span class=class>{text}</span> }
 }
 
-/// Badge and sentence: "Opens in 3 h 12 min (…)" (a countdown; `reload` runs when it reaches
+/// Badge and sentence: "Opens in 3 h 12 min (…)" (a countdown; the page reloads when it reaches
 /// zero), "Open — 123 of 300 keys left", sold out, closed. The workshop page and the projector
 /// say the same thing. `paused`: claims are stopped for now, here or in every workshop.
 #[component]
@@ -34,7 +34,6 @@ pub fn WindowStatus(
     pool_size: u32,
     server_now: DateTime<Utc>,
     zone: FixedOffset,
-    reload: Callback<()>,
 ) -> impl IntoView {
     let text = match window {
         WindowState::Open { .. } if paused == Some(Pause::Everywhere) => {
@@ -46,8 +45,8 @@ pub fn WindowStatus(
         WindowState::Open { .. } if keys_left == 0 => "Sold out: every key has been handed out.".into_any(),
         WindowState::Open { .. } => format!("Open — {keys_left} of {pool_size} keys left").into_any(),
         WindowState::NotYetOpen { opens_at } => view! {
-            "Opens in " <Countdown until=opens_at server_now on_zero=reload/>
-            " (" <LocalTime at=opens_at fallback_zone=zone/> ")"
+            "Opens in " <Countdown until=opens_at server_now reload=true/>
+            " (" <LocalTime at=opens_at zone=zone_secs(zone)/> ")"
         }
         .into_any(),
         WindowState::Closed => "Claims are closed.".into_any(),

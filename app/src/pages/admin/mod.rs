@@ -14,13 +14,12 @@ pub use workshop::AdminWorkshopPage;
 
 #[component]
 pub fn AdminOverviewPage() -> impl IntoView {
-    let switch = ServerAction::<PauseAllClaims>::new();
-    let overview = Resource::new_blocking(move || switch.version().get(), |_| load_admin_overview());
+    let overview = Resource::new_blocking(|| (), |_| load_admin_overview());
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {
-                    Ok(overview) => view! { <Overview overview switch/> }.into_any(),
+                    Ok(overview) => view! { <Overview overview/> }.into_any(),
                     Err(_) => view! { <crate::pages::NotFound/> }.into_any(),
                 }
             })}
@@ -29,12 +28,12 @@ pub fn AdminOverviewPage() -> impl IntoView {
 }
 
 #[component]
-fn Overview(overview: AdminOverview, switch: ServerAction<PauseAllClaims>) -> impl IntoView {
+fn Overview(overview: AdminOverview) -> impl IntoView {
     let paused_by = overview.paused_everywhere_by.clone();
     view! {
         <Title text="Admin — workshop keys"/>
         <h1>"Admin"</h1>
-        {overview.may_pause_everywhere.then(|| view! { <PauseEverywhere paused_by switch/> })}
+        {overview.may_pause_everywhere.then(|| view! { <PauseEverywhere paused_by/> })}
         <div class="table-scroll" role="region" aria-label="Workshops" tabindex="0">
             <table class="admin-overview">
                 <thead>
@@ -76,14 +75,11 @@ fn Overview(overview: AdminOverview, switch: ServerAction<PauseAllClaims>) -> im
     }
 }
 
-/// The one switch that stops claims in every workshop (`ADMIN_EMAILS` only); a plain form, so it
-/// works before the page has hydrated.
+/// The one switch that stops claims in every workshop (`ADMIN_EMAILS` only): a plain form, so
+/// it works before (and without) any JavaScript; the server sends the browser back here.
 #[component]
-fn PauseEverywhere(paused_by: Option<String>, switch: ServerAction<PauseAllClaims>) -> impl IntoView {
+fn PauseEverywhere(paused_by: Option<String>) -> impl IntoView {
     let paused = paused_by.is_some();
-    let failed = move || {
-        switch.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
-    };
     view! {
         <section class="card pause-everywhere" aria-label="Claims in every workshop">
             <p data-testid="pause-everywhere-state">
@@ -92,21 +88,23 @@ fn PauseEverywhere(paused_by: Option<String>, switch: ServerAction<PauseAllClaim
                     None => "Claims run in every workshop that is open.".to_string(),
                 }}
             </p>
-            <ActionForm action=switch>
+            <form method="post" action=pause_all_path()>
                 <input type="hidden" name="paused" value=if paused { "false" } else { "true" }/>
-                <button type="submit" class=if paused { "primary" } else { "danger" }
-                    data-testid="pause-everywhere" disabled=move || switch.pending().get()>
+                <button type="submit" class=if paused { "primary" } else { "danger" } data-testid="pause-everywhere">
                     {if paused { "Resume claims everywhere" } else { "Pause claims in every workshop" }}
                 </button>
-            </ActionForm>
-            {failed}
+            </form>
         </section>
     }
 }
 
+fn pause_all_path() -> &'static str {
+    <PauseAllClaims as leptos::server_fn::ServerFn>::PATH
+}
+
 fn last_sync(at: Option<chrono::DateTime<chrono::Utc>>) -> AnyView {
     match at {
-        Some(at) => view! { <LocalTime at fallback_zone=chrono::FixedOffset::east_opt(0).expect("UTC")/> }.into_any(),
+        Some(at) => view! { <LocalTime at zone=0/> }.into_any(),
         None => "never".into_any(),
     }
 }

@@ -30,7 +30,7 @@ enum RowAction {
 }
 
 /// The row's key state in one word, as shown and as filtered on.
-fn state_word(row: &AdminRow) -> &'static str {
+pub(super) fn state_word(row: &AdminRow) -> &'static str {
     match row {
         r if !r.minted => "minting",
         r if r.disabled => "disabled",
@@ -160,7 +160,6 @@ fn Totals(shown: Memo<Vec<AdminRow>>, total_rows: Signal<usize>) -> impl IntoVie
 
 #[component]
 fn Row(row: AdminRow, page: Page, confirming: RwSignal<Option<(String, RowAction)>>) -> impl IntoView {
-    let utc = chrono::FixedOffset::east_opt(0).expect("UTC");
     let word = state_word(&row);
     let used = row.usage_usd.min(row.limit_usd);
     let user_id = StoredValue::new(row.user_id.clone());
@@ -190,16 +189,16 @@ fn Row(row: AdminRow, page: Page, confirming: RwSignal<Option<(String, RowAction
             <td>{row.name.clone()}</td>
             <td>{row.email.clone()}</td>
             <td>{provider_label(&row.provider)}</td>
-            <td><LocalTime at=row.claimed_at fallback_zone=utc/></td>
+            <td><LocalTime at=row.claimed_at zone=0/></td>
             <td class="num usage-cell">
                 <progress max=row.limit_usd.to_string() value=used.to_string() aria-label="Budget used"></progress>
                 <span data-testid="row-usage">{format!("{} of {}", format_usd(row.usage_usd), format_usd(row.limit_usd))}</span>
             </td>
-            <td><LocalTime at=row.expires_at fallback_zone=utc/></td>
+            <td><LocalTime at=row.expires_at zone=0/></td>
             <td><span class=format!("state {word}")>{word}</span></td>
             <td>
                 {match row.synced_at {
-                    Some(at) => view! { <LocalTime at fallback_zone=utc/> }.into_any(),
+                    Some(at) => view! { <LocalTime at zone=0/> }.into_any(),
                     None => "never".into_any(),
                 }}
             </td>
