@@ -18,7 +18,7 @@ fi
 
 echo "==> unit, contract and integration tests"
 # One invocation, so app and server share one build of their dependencies.
-cargo test -p app -p server -p bench --features app/ssr
+cargo test -p openrouter -p app -p server -p bench --features app/ssr
 
 echo "==> broken workshop files fail the build, naming the file and the field"
 broken=workshops/zz-broken-check.yaml

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::SessionUser;
+use crate::claim::ClaimError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SiteInfo {
@@ -35,9 +36,9 @@ pub fn demo_banner(demo: bool, real_keys: bool) -> Option<&'static str> {
 }
 
 #[server]
-pub async fn load_site_info() -> Result<SiteInfo, ServerFnError> {
-    let state = crate::state::app_state()?;
-    let user = crate::auth::current_user(&state).await;
+pub async fn load_site_info() -> Result<SiteInfo, ClaimError> {
+    let state = crate::state::app_state().map_err(|_| ClaimError::internal())?;
+    let user = crate::signed_in::current_user(&state).await;
     let admin = user
         .as_ref()
         .is_some_and(|user| state.workshops().iter().any(|w| crate::admin::access::may_run(&state, user, w)));
@@ -65,8 +66,8 @@ pub struct WorkshopList {
 }
 
 #[server]
-pub async fn list_workshops() -> Result<WorkshopList, ServerFnError> {
-    let state = crate::state::app_state()?;
+pub async fn list_workshops() -> Result<WorkshopList, ClaimError> {
+    let state = crate::state::app_state().map_err(|_| ClaimError::internal())?;
     let now = chrono::Utc::now();
     let upcoming = state
         .workshops()

@@ -7,8 +7,9 @@ use leptos::config::LeptosOptions;
 
 use crate::auth::providers::SignIn;
 use crate::auth::session::SessionKeys;
-use crate::openrouter::OpenRouterClient;
+use crate::auth::SignInOption;
 use crate::store::Store;
+use openrouter::OpenRouterClient;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,7 +23,7 @@ pub struct AppState {
     /// The workshops this server serves: those built in, the demo-only ones in demo mode.
     pub workshops: &'static [crate::workshops::Workshop],
     /// The in-process OpenRouter simulator, when demo mode runs without a management key.
-    pub simulator: Option<crate::openrouter::Simulator>,
+    pub simulator: Option<openrouter::Simulator>,
     pub leptos_options: LeptosOptions,
     /// `ADMIN_EMAILS`, lowercased: who may run every workshop's admin page.
     pub admin_emails: Arc<[String]>,
@@ -50,6 +51,16 @@ impl AppState {
 
     pub fn mark_guardrail_checked(&self, slug: &str) {
         self.guardrails_checked.lock().unwrap_or_else(|e| e.into_inner()).insert(slug.to_string());
+    }
+
+    /// Every configured way to sign in, each returning to `next`; the unverified demo form
+    /// comes first in demo mode.
+    pub fn sign_in_options(&self, next: &str) -> Vec<SignInOption> {
+        let demo = self.demo.then(|| SignInOption {
+            label: "Demo sign-in".into(),
+            href: format!("/auth/dev?next={}", crate::auth::encode_query_value(next)),
+        });
+        demo.into_iter().chain(self.sign_in.options(next)).collect()
     }
 }
 

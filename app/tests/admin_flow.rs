@@ -15,13 +15,13 @@ use app::auth::SessionUser;
 use app::background::{rebind, run_once, sync_usage};
 use app::claim::mint::{claim, my_key};
 use app::claim::ClaimError;
-use app::openrouter::CreateKey;
 use app::store::{ClaimStatus, NewReservation};
+use openrouter::CreateKey;
 use support::flow::{chat_status, harness, now, user, workshop};
 
 const ASSIGN: &str = "/assignments/keys";
 
-fn key_of(h: &support::flow::Harness, hash: &str) -> app::openrouter::SimulatedKey {
+fn key_of(h: &support::flow::Harness, hash: &str) -> openrouter::SimulatedKey {
     h.simulator.keys().into_iter().find(|k| k.info.hash == hash).expect("the key exists at the simulator")
 }
 
@@ -158,7 +158,7 @@ async fn mint_for_someone_makes_a_normal_row_and_refuses_bad_input() {
 
     for (email, name) in [("not-an-email", "X"), ("x@example.org", ""), ("x@example.org", &"n".repeat(101))] {
         let refused = actions::mint_for_someone(&h.state, &w, email, name, "admin@example.org").await.unwrap_err();
-        assert!(matches!(refused, AdminError::Refused(_)), "{email:?} {name:?}: {refused:?}");
+        assert!(matches!(refused, AdminError::Invalid(_)), "{email:?} {name:?}: {refused:?}");
     }
     assert_eq!(h.state.store.workshop_attendance("flow").await.unwrap().len(), 1, "nothing written");
 
@@ -296,14 +296,14 @@ async fn sync_of_300_keys_lists_in_pages_of_100() {
 #[tokio::test]
 async fn start_up_prepares_guardrails_of_claimable_workshops_only() {
     let h = harness().await; // demo mode: the demo-only workshops are there too
-    app::claim::mint::prepare_guardrails(&h.state).await;
+    app::guardrail::prepare_all(&h.state).await;
     let names: Vec<String> = h.simulator.guardrails().into_iter().map(|g| g.name).collect();
     assert!(names.contains(&"workshop-demo".to_string()), "{names:?}");
     assert!(names.contains(&"workshop-demo-upcoming".to_string()), "opens later: still claimable, {names:?}");
     assert!(!names.contains(&"workshop-demo-closed".to_string()), "claims closed: nothing to prepare, {names:?}");
 
     // A second start finds them stored and creates nothing.
-    app::claim::mint::prepare_guardrails(&h.state).await;
+    app::guardrail::prepare_all(&h.state).await;
     assert_eq!(h.simulator.guardrails().len(), names.len());
 
     let demo = h.state.workshop("demo").unwrap();

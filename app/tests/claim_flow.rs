@@ -15,8 +15,8 @@ use app::claim::mint::claim;
 use app::claim::ClaimError;
 use std::time::Duration as StdDuration;
 
-use app::openrouter::Simulator;
 use app::store::{AttendeeProfile, ClaimStatus};
+use openrouter::Simulator;
 
 #[tokio::test]
 async fn claim_mints_a_bound_key_with_the_workshops_limits() {
@@ -322,7 +322,7 @@ async fn test_my_key_explains_each_failure_of_a_real_request() {
     let works = check(key_of[0].clone()).await;
     assert_eq!(
         works,
-        KeyCheck::Works { model: cheapest.clone(), answer: app::openrouter::simulator::CANNED_COMPLETION.into() }
+        KeyCheck::Works { model: cheapest.clone(), answer: openrouter::simulator::CANNED_COMPLETION.into() }
     );
     let spent = h.simulator.keys().iter().map(|k| k.info.usage).sum::<f64>();
     assert!(spent > 0.0, "the test request was charged to the attendee's key");
@@ -693,7 +693,7 @@ async fn changed_models_patch_the_guardrail_after_a_restart() {
     after.openrouter.guardrail.reset_interval = app::workshops::ResetInterval::Daily;
     let restarted = state_for(h.state.store.clone(), h.state.openrouter.base_url());
     let id = restarted.store.guardrail_id("flow").await.unwrap().unwrap();
-    app::claim::mint::repair_drift(&restarted, &after, &id).await;
+    app::guardrail::repair_drift(&restarted, &after, &id).await;
 
     let guardrail = h.simulator.guardrails().into_iter().next().unwrap();
     assert_eq!(guardrail.id, id, "patched in place, not replaced");
@@ -702,7 +702,7 @@ async fn changed_models_patch_the_guardrail_after_a_restart() {
         vec!["openai/gpt-4o-mini".to_string(), "mistralai/mistral-small-3.2-24b-instruct".to_string()]
     );
     assert_eq!(guardrail.limit_usd, Some(2000.0));
-    assert_eq!(guardrail.reset_interval, Some(app::openrouter::ResetInterval::Daily));
+    assert_eq!(guardrail.reset_interval, Some(openrouter::ResetInterval::Daily));
 
     // Checked once per process: the next claim costs create + assign only.
     let requests = h.simulator.request_count();
@@ -727,7 +727,7 @@ async fn taking_over_a_dead_claim_removes_its_orphaned_key() {
         now: now() - Duration::minutes(10),
     };
     h.state.store.reserve_claim(&dead, w.pool_size(), Duration::minutes(2)).await.unwrap();
-    let orphan_request = app::openrouter::CreateKey { name: "flow-deadrequest".into(), ..Default::default() };
+    let orphan_request = openrouter::CreateKey { name: "flow-deadrequest".into(), ..Default::default() };
     let orphan = h.state.openrouter.create_key(&orphan_request).await.unwrap();
 
     let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
@@ -745,7 +745,7 @@ async fn taking_over_a_dead_claim_removes_its_orphaned_key() {
 #[tokio::test]
 async fn usage_sync_pages_through_every_key_and_stores_ours() {
     use app::background::sync_usage;
-    use app::openrouter::CreateKey;
+    use openrouter::CreateKey;
 
     let h = harness().await;
     let w = workshop(500);

@@ -15,7 +15,7 @@ use std::time::Duration;
 use clap::Parser;
 use sqlx::{Connection, Executor};
 
-use app::openrouter::simulator::Simulator;
+use openrouter::simulator::Simulator;
 use process::{Launch, ServerProcess};
 
 /// The workshop every attendee claims from: the demo workshop (pool of 300 keys, always open).

@@ -6,10 +6,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use axum_extra::extract::CookieJar;
 
 use app::admin::{access, export};
 use app::auth::SessionUser;
+use app::signed_in::SignedIn;
 use app::state::AppState;
 use app::store::StoreError;
 use app::workshops::Workshop;
@@ -20,16 +20,16 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/w/{slug}/leads.csv", get(leads))
 }
 
-async fn attendance(State(state): State<AppState>, Path(slug): Path<String>, jar: CookieJar) -> Response {
-    let Some((user, workshop)) = allowed(&state, &slug, &jar).await else { return not_found() };
+async fn attendance(State(state): State<AppState>, Path(slug): Path<String>, signed_in: Option<SignedIn>) -> Response {
+    let Some((user, workshop)) = allowed(&state, &slug, signed_in).await else { return not_found() };
     match state.store.workshop_attendance(&workshop.slug).await {
         Ok(rows) => download(&user.email, workshop, "attendance", rows.len(), export::attendance_csv(&rows)),
         Err(e) => storage_failed(e),
     }
 }
 
-async fn leads(State(state): State<AppState>, Path(slug): Path<String>, jar: CookieJar) -> Response {
-    let Some((user, workshop)) = allowed(&state, &slug, &jar).await else { return not_found() };
+async fn leads(State(state): State<AppState>, Path(slug): Path<String>, signed_in: Option<SignedIn>) -> Response {
+    let Some((user, workshop)) = allowed(&state, &slug, signed_in).await else { return not_found() };
     match state.store.workshop_leads(&workshop.slug).await {
         Ok(leads) => download(&user.email, workshop, "leads", leads.len(), export::leads_csv(&leads)),
         Err(e) => storage_failed(e),
@@ -37,8 +37,12 @@ async fn leads(State(state): State<AppState>, Path(slug): Path<String>, jar: Coo
 }
 
 /// The signed-in user and the workshop, if they may run it.
-async fn allowed(state: &AppState, slug: &str, jar: &CookieJar) -> Option<(SessionUser, &'static Workshop)> {
-    let user = app::auth::session_of(state, jar).await?.user;
+async fn allowed(
+    state: &AppState,
+    slug: &str,
+    signed_in: Option<SignedIn>,
+) -> Option<(SessionUser, &'static Workshop)> {
+    let user = signed_in?.0.user;
     let workshop = state.workshop(slug)?;
     access::may_run(state, &user, workshop).then_some((user, workshop))
 }

@@ -94,7 +94,7 @@ impl Config {
             _ => rand_secret(),
         };
         let openrouter_max_concurrency = match non_empty("OPENROUTER_MAX_CONCURRENCY") {
-            None => app::openrouter::DEFAULT_MAX_CONCURRENCY,
+            None => openrouter::DEFAULT_MAX_CONCURRENCY,
             Some(n) => match n.parse::<usize>() {
                 Ok(n) if n >= 1 => n,
                 _ => {

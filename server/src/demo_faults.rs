@@ -7,10 +7,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Form, Router};
-use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
+use app::auth::session::Session;
 use app::claim::key_faults::{self, KeyFault};
+use app::signed_in::SignedIn;
 use app::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -23,12 +24,16 @@ struct FaultForm {
     fault: String,
 }
 
-async fn break_key(State(state): State<AppState>, jar: CookieJar, Form(form): Form<FaultForm>) -> Response {
+async fn break_key(
+    State(state): State<AppState>,
+    signed_in: Option<SignedIn>,
+    Form(form): Form<FaultForm>,
+) -> Response {
     let fault: KeyFault = match form.fault.parse() {
         Ok(fault) => fault,
         Err(problem) => return (StatusCode::BAD_REQUEST, problem).into_response(),
     };
-    let Some(user) = app::auth::session_of(&state, &jar).await.map(|session| session.user) else {
+    let Some(SignedIn(Session { user, .. })) = signed_in else {
         return (StatusCode::UNAUTHORIZED, "Sign in first.").into_response();
     };
     let row = match state.store.attendance(&user.user_id, &form.slug).await {

@@ -32,11 +32,11 @@ use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRou
 
 use app::auth::providers::SignIn;
 use app::auth::session::SessionKeys;
-use app::auth::RequestSession;
-use app::openrouter::{OpenRouterClient, Simulator};
+use app::signed_in::RequestSession;
 use app::state::AppState;
 use app::{shell, App};
 use config::Config;
+use openrouter::{OpenRouterClient, Simulator};
 
 /// Builds the shared state: opens the database (applying migrations) and picks the OpenRouter
 /// endpoint, starting the in-process simulator in demo mode when no management key is set.
@@ -58,7 +58,7 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
             let simulator = Simulator::new(key.clone());
             // Demo knob: OPENROUTER_SIM_FAULTS="POST ^/keys$=500x2; *=latency 300ms" (see simulator docs).
             if simulator.apply_fault_spec_from_env()? {
-                tracing::info!("demo mode: simulator faults applied from {}", app::openrouter::simulator::FAULTS_ENV);
+                tracing::info!("demo mode: simulator faults applied from {}", openrouter::simulator::FAULTS_ENV);
             }
             for model in app::workshops::all(config.demo).iter().flat_map(|w| &w.openrouter.models) {
                 let price = |d: rust_decimal::Decimal| rust_decimal::prelude::ToPrimitive::to_f64(&d).unwrap_or(0.0);

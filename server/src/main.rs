@@ -35,7 +35,7 @@ async fn main() {
     // changed a workshop's models, cap or interval patches its guardrail without waiting.
     tokio::spawn({
         let state = state.clone();
-        async move { app::claim::mint::prepare_guardrails(&state).await }
+        async move { app::guardrail::prepare_all(&state).await }
     });
     // Usage sync, in this process if it holds the background lock (no cron).
     app::background::spawn(state.clone(), config.usage_sync_every);

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use app::auth::login_state::{self, LoginState};
 use app::auth::providers::{Identity, SignInError};
 use app::auth::{encode_query_value, normalize_email, safe_next_path, SessionUser};
+use app::signed_in::SignedIn;
 use app::state::AppState;
 use app::store::AttendeeProfile;
 
@@ -160,8 +161,8 @@ fn refused(state: &AppState, provider_id: &str, next: &str, error: SignInError) 
 
 /// Ends the session everywhere: its id is recorded as signed out (every replica reads it), so
 /// a copy of the cookie authenticates nothing afterwards, and the browser's cookie is removed.
-async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
-    if let Some(session) = app::auth::session_of(&state, &jar).await {
+async fn logout(State(state): State<AppState>, signed_in: Option<SignedIn>, jar: CookieJar) -> Response {
+    if let Some(SignedIn(session)) = signed_in {
         if let Err(e) = state.store.revoke_session(&session.id, session.expires_at, Utc::now()).await {
             tracing::error!(error = %e, "could not record a sign-out");
             let body = r#"<h1>Sign-out failed</h1><p class="error" role="alert">Something went wrong on our side; you are still signed in. Please try again.</p><p><a href="/">Back</a></p>"#;

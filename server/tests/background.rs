@@ -3,12 +3,9 @@
 
 mod support;
 
-#[path = "support/process.rs"]
-mod process;
-
 use std::time::Duration;
 
-use process::{free_port, lines_within, start, wait_for, LEADING};
+use support::process::{free_port, lines_within, start, wait_for, LEADING};
 
 #[tokio::test]
 async fn two_processes_one_syncer_and_a_takeover() {

@@ -8,9 +8,6 @@
 
 mod support;
 
-#[path = "support/process.rs"]
-mod process;
-
 use std::time::Duration;
 
 use chrono::Utc;
@@ -18,9 +15,9 @@ use chrono::Utc;
 use app::background::orphans::{is_key_name_of, GRACE};
 use app::claim::mint::STALE_RESERVATION;
 use app::claim::MyKey;
-use app::openrouter::Simulator;
 use app::store::{ClaimStatus, Store};
-use process::{claim_at, eventually, Answer, Server};
+use openrouter::Simulator;
+use support::process::{claim_at, eventually, Answer, Server};
 
 const MGMT_KEY: &str = "sk-or-v1-crash-test-management-key";
 const SLUG: &str = "demo";
@@ -216,7 +213,11 @@ pub async fn chat_status(base_url: &str, key: &str) -> u16 {
         "model": "meta-llama/llama-3.1-8b-instruct",
         "messages": [{"role": "user", "content": "hi"}],
     });
-    let response =
-        process::client().post(format!("{base_url}/chat/completions")).bearer_auth(key).json(&body).send().await;
+    let response = support::process::client()
+        .post(format!("{base_url}/chat/completions"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await;
     response.unwrap().status().as_u16()
 }

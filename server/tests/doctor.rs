@@ -5,15 +5,11 @@
 
 mod support;
 
-#[path = "support/pg_cluster.rs"]
-mod pg_cluster;
-
 use std::collections::BTreeMap;
 
 use sqlx::{Connection, PgConnection};
 
-use app::claim::mint::desired_guardrail;
-use app::openrouter::{OpenRouterClient, Simulator};
+use openrouter::{OpenRouterClient, Simulator};
 use support::fake_github::{self, FakeGithub};
 use support::oidc_mock::OidcMock;
 
@@ -39,7 +35,7 @@ impl World {
         let spawned = Simulator::new(KEY).spawn().await.unwrap();
         let client = OpenRouterClient::new(spawned.base_url.clone(), KEY);
         let demo = app::workshops::parse("demo", &std::fs::read_to_string(DEMO).unwrap()).unwrap();
-        client.ensure_guardrail(&desired_guardrail(&demo)).await.unwrap();
+        client.ensure_guardrail(&app::guardrail::desired(&demo)).await.unwrap();
         let google = OidcMock::start().await;
         let github = FakeGithub::default();
         let github_base = github.spawn().await;
@@ -195,10 +191,8 @@ async fn each_broken_setting_is_reported_with_its_fix() {
     // A guardrail someone changed by hand: reported with what the server will put back.
     let client = OpenRouterClient::new(world.vars["OPENROUTER_BASE_URL"].clone(), KEY);
     let guardrail = client.find_guardrail_by_name("workshop-demo").await.unwrap().unwrap();
-    let by_hand = app::openrouter::UpdateGuardrail {
-        allowed_models: Some(Some(vec!["openai/gpt-4o".into()])),
-        ..Default::default()
-    };
+    let by_hand =
+        openrouter::UpdateGuardrail { allowed_models: Some(Some(vec!["openai/gpt-4o".into()])), ..Default::default() };
     client.update_guardrail(&guardrail.id, &by_hand).await.unwrap();
     let (_, output) = world.doctor(&files, &[]).await;
     assert!(
@@ -218,7 +212,7 @@ async fn each_broken_setting_is_reported_with_its_fix() {
     problem(&output, "migrations", "0 of 5 applied");
 
     // TLS that cannot be trusted: another CA than the server's.
-    let cluster = pg_cluster::Cluster::start_with_tls(&["localhost"]);
+    let cluster = support::pg_cluster::Cluster::start_with_tls(&["localhost"]);
     let url = cluster.url("localhost", &format!("sslmode=verify-full&sslrootcert={}", cluster.other_ca.display()));
     let (code, output) = world.doctor(&files, &[("DATABASE_URL", Some(&url))]).await;
     assert_eq!(code, 1);

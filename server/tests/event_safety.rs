@@ -5,11 +5,6 @@
 
 mod support;
 
-#[path = "support/raw_http.rs"]
-#[allow(dead_code)]
-mod raw_http;
-#[path = "support/process.rs"]
-mod support_process;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -25,10 +20,10 @@ use app::admin::{DisableKey, LoadAdminWorkshop, MintForSomeone, PauseAllClaims, 
 use app::claim::{CheckMyKey, ClaimKey, LoadWorkshopPage, WithdrawConsent};
 use app::site::LoadSiteInfo;
 use app::state::AppState;
-use raw_http::RawRequest;
 use server::config::Config;
 use server::serve::Timeouts;
 use support::app_server::client;
+use support::raw_http::{self, RawRequest};
 
 const ADMIN: &str = "root@example.org";
 const ORGANISER: &str = "organiser@example.com"; // organiser of workshops/demo/demo-small.yaml
@@ -178,10 +173,10 @@ async fn a_demo_session_is_refused_by_a_server_not_in_demo_mode() {
 
 #[tokio::test]
 async fn demo_mode_with_a_real_key_says_so_on_every_page_and_in_the_log() {
-    let port = support_process::free_port();
+    let port = support::process::free_port();
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/demo.db", dir.path().display());
-    let (child, mut log) = support_process::start_with(
+    let (child, mut log) = support::process::start_with(
         &db,
         port,
         &[
@@ -190,11 +185,11 @@ async fn demo_mode_with_a_real_key_says_so_on_every_page_and_in_the_log() {
         ],
     );
     let _child = child;
-    support_process::wait_for(&mut log, "the keys minted here are real and cost money", Duration::from_secs(30))
+    support::process::wait_for(&mut log, "the keys minted here are real and cost money", Duration::from_secs(30))
         .await
         .unwrap_or_else(|lines| panic!("no warning at start-up: {lines:#?}"));
     let url = format!("http://127.0.0.1:{port}");
-    support_process::eventually("the server answers", Duration::from_secs(30), || {
+    support::process::eventually("the server answers", Duration::from_secs(30), || {
         let url = url.clone();
         async move { client().get(format!("{url}/healthz")).send().await.is_ok() }
     })
@@ -210,7 +205,7 @@ async fn demo_mode_refuses_to_start_on_a_public_address() {
     let run = |extra: &[(&str, &str)]| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_server"));
         command.env_clear().env("MINTER_DEMO", "1").env("PUBLIC_URL", "https://keys.example.org");
-        command.env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", support_process::free_port()));
+        command.env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", support::process::free_port()));
         for (name, value) in extra {
             command.env(name, value);
         }
@@ -299,7 +294,7 @@ async fn a_request_that_runs_too_long_gets_408_and_the_claim_still_finishes() {
     assert_eq!(claim.status(), StatusCode::REQUEST_TIMEOUT);
     assert!(started.elapsed() < Duration::from_millis(2400), "answered at the timeout: {:?}", started.elapsed());
     // The key was still being created at OpenRouter: it is finished and saved, and shown on reload.
-    support_process::eventually("the cut-off claim is saved", Duration::from_secs(10), || async {
+    support::process::eventually("the cut-off claim is saved", Duration::from_secs(10), || async {
         let page: Value =
             demo.call(LoadWorkshopPage::PATH, &[("slug", "demo")], Some(&cookie)).await.json().await.unwrap();
         page["my_key"]["key"].as_str().is_some_and(|key| key.starts_with("sk-or-v1-"))

@@ -5,13 +5,10 @@
 
 mod support;
 
-#[path = "support/pg_cluster.rs"]
-mod pg_cluster;
-
 use sqlx::{Connection, PgConnection};
 
 use app::store::StoreError;
-use pg_cluster::Cluster;
+use support::pg_cluster::Cluster;
 
 /// Whether every connection to the database of `url`, other than the observer's, is encrypted, and
 /// how many there are.

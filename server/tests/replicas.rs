@@ -4,16 +4,13 @@
 
 mod support;
 
-#[path = "support/process.rs"]
-mod process;
-
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use app::background::orphans::is_key_name_of;
-use app::openrouter::Simulator;
 use app::store::ClaimStatus;
-use process::{claim_at, eventually, lines_within, Answer, Server, LEADING};
+use openrouter::Simulator;
+use support::process::{claim_at, eventually, lines_within, Answer, Server, LEADING};
 
 const MGMT_KEY: &str = "sk-or-v1-replicas-test-management-key";
 const SLUG: &str = "demo";

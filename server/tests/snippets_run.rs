@@ -15,7 +15,7 @@ use reqwest::header::ACCEPT;
 
 use app::claim::snippets::{SnippetKind, OPENROUTER_API_BASE};
 use app::claim::CheckMyKey;
-use app::openrouter::simulator::CANNED_COMPLETION;
+use openrouter::simulator::CANNED_COMPLETION;
 use support::app_server::{client, sign_in, start_with_state};
 
 const ASSETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snippets");

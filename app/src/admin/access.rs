@@ -16,38 +16,31 @@ pub fn is_admin(state: &AppState, user: &SessionUser) -> bool {
     state.admin_emails.iter().any(|admin| *admin == email)
 }
 
-/// The signed-in user and the workshops they may run; [`AdminError::NotFound`] (and a 404
-/// status) when there are none.
+/// The signed-in user and the workshops they may run; [`AdminError::NotFound`] when there are
+/// none.
 pub async fn require_any(state: &AppState) -> Result<(SessionUser, Vec<&'static Workshop>), AdminError> {
-    let user = crate::auth::current_user(state).await.ok_or_else(not_found)?;
+    let user = crate::signed_in::current_user(state).await.ok_or(AdminError::NotFound)?;
     let workshops: Vec<_> = state.workshops().iter().filter(|w| may_run(state, &user, w)).collect();
     if workshops.is_empty() {
-        return Err(not_found());
+        return Err(AdminError::NotFound);
     }
     Ok((user, workshops))
 }
 
 /// The signed-in user if they are one of `ADMIN_EMAILS`; otherwise [`AdminError::NotFound`].
 pub async fn require_admin(state: &AppState) -> Result<SessionUser, AdminError> {
-    match crate::auth::current_user(state).await {
+    match crate::signed_in::current_user(state).await {
         Some(user) if is_admin(state, &user) => Ok(user),
-        _ => Err(not_found()),
+        _ => Err(AdminError::NotFound),
     }
 }
 
 /// The signed-in user and the workshop `slug`, if they may run it; otherwise
-/// [`AdminError::NotFound`] (and a 404 status), whether or not the workshop exists.
+/// [`AdminError::NotFound`], whether or not the workshop exists.
 pub async fn require_workshop(state: &AppState, slug: &str) -> Result<(SessionUser, &'static Workshop), AdminError> {
-    let user = crate::auth::current_user(state).await.ok_or_else(not_found)?;
+    let user = crate::signed_in::current_user(state).await.ok_or(AdminError::NotFound)?;
     match state.workshop(slug) {
         Some(workshop) if may_run(state, &user, workshop) => Ok((user, workshop)),
-        _ => Err(not_found()),
+        _ => Err(AdminError::NotFound),
     }
-}
-
-fn not_found() -> AdminError {
-    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(axum::http::StatusCode::NOT_FOUND);
-    }
-    AdminError::NotFound
 }

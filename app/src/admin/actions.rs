@@ -7,13 +7,13 @@ use tracing::{info, warn};
 
 use super::{AdminError, HandedKey, SyncSummary};
 use crate::auth::{looks_like_email, normalize_email, SessionUser};
-use crate::background::rebind::{self, BindError};
 use crate::claim::mint::{self, key_label};
 use crate::claim::{provider_label, ClaimError};
-use crate::openrouter::{CreateKey, OpenRouterError, UpdateKey};
+use crate::guardrail::{self, BindError};
 use crate::state::AppState;
 use crate::store::{Attendance, AttendeeProfile, KeyRotation, MintedKey, StoreError};
 use crate::workshops::Workshop;
+use openrouter::{CreateKey, OpenRouterError, UpdateKey};
 
 /// The auth provider of attendees an admin minted a key for (no Google or GitHub account).
 pub const ORGANISER_PROVIDER: &str = "organiser";
@@ -22,26 +22,38 @@ const MAX_NAME_CHARS: usize = 100;
 impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         warn!(error = %e, "storage failed during an admin action");
-        refused_with(500, with_reference("Something went wrong on our side. Please try again."))
+        AdminError::Internal(with_reference("Something went wrong on our side. Please try again."))
     }
-}
-
-/// A refusal answered with `status` rather than 500: the request was understood and is not done.
-fn refused_with(status: u16, text: impl Into<String>) -> AdminError {
-    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-        let status = axum::http::StatusCode::from_u16(status);
-        response.set_status(status.unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR));
-    }
-    AdminError::Refused(text.into())
 }
 
 /// OpenRouter's answer is for the log (under the request id the page shows), not for the page.
 fn openrouter_refused(what: &str, e: &OpenRouterError) -> AdminError {
     warn!(error = %e, "{what} failed");
     if e.is_retryable() {
-        refused_with(503, format!("OpenRouter is busy; {what} did not happen. Try again in a few seconds."))
+        AdminError::Busy(format!("OpenRouter is busy; {what} did not happen. Try again in a few seconds."))
     } else {
-        refused_with(502, with_reference(&format!("OpenRouter refused: {what} did not happen.")))
+        AdminError::OpenRouterRefused(with_reference(&format!("OpenRouter refused: {what} did not happen.")))
+    }
+}
+
+/// The claim rules refused an organiser's mint: the attendee's words, the admin's kind of error.
+fn claim_refused(error: ClaimError) -> AdminError {
+    let text = error.to_string();
+    match error {
+        ClaimError::Inactive
+        | ClaimError::NotOpenYet { .. }
+        | ClaimError::Closed
+        | ClaimError::Paused
+        | ClaimError::PausedEverywhere => AdminError::NotTakingClaims(text),
+        ClaimError::PoolFull | ClaimError::InProgress | ClaimError::ClaimedWithOtherSignIn { .. } => {
+            AdminError::Conflict(text)
+        }
+        ClaimError::Busy | ClaimError::TooManyAttempts => AdminError::Busy(text),
+        ClaimError::NotSignedIn
+        | ClaimError::UnknownWorkshop
+        | ClaimError::NoKeyYet
+        | ClaimError::Internal { .. }
+        | ClaimError::Request(_) => AdminError::Internal(text),
     }
 }
 
@@ -55,7 +67,7 @@ async fn keyed_row(state: &AppState, workshop: &Workshop, user_id: &str) -> Resu
     let row = state.store.attendance(user_id, &workshop.slug).await?.ok_or(AdminError::NotFound)?;
     match row.or_key_hash.clone() {
         Some(hash) => Ok((row, hash)),
-        None => Err(refused_with(409, "This attendee's key is still being created.")),
+        None => Err(AdminError::Conflict("This attendee's key is still being created.".into())),
     }
 }
 
@@ -64,16 +76,18 @@ pub async fn retry_binding(state: &AppState, workshop: &Workshop, user_id: &str)
     if row.is_bound() {
         return Ok(());
     }
-    match rebind::bind(state, workshop, &row).await {
+    match guardrail::bind(state, workshop, &row).await {
         Ok(_) => {
             info!(workshop = %workshop.slug, key_label = %row.key_label, "admin bound an unbound key");
             Ok(())
         }
-        Err(BindError::Disabled) => Err(refused_with(409, "The key is disabled; rotate it to give a new one.")),
+        Err(BindError::Disabled) => {
+            Err(AdminError::Conflict("The key is disabled; rotate it to give a new one.".into()))
+        }
         Err(BindError::OpenRouter(e)) => Err(openrouter_refused("binding the key", &e)),
         Err(e) => {
             warn!(workshop = %workshop.slug, key_label = %row.key_label, error = %e, "admin re-binding failed");
-            Err(refused_with(500, with_reference("Binding failed; the background keeps trying.")))
+            Err(AdminError::Internal(with_reference("Binding failed; the background keeps trying.")))
         }
     }
 }
@@ -106,9 +120,8 @@ pub async fn rotate_key(state: &AppState, workshop: &Workshop, user_id: &str, ad
     let old_usage = Decimal::from_f64_retain(old.usage).unwrap_or_default().round_dp(4);
     let remaining = (row.limit_usd - old_usage).max(Decimal::ZERO);
     if remaining.is_zero() {
-        return Err(refused_with(
-            409,
-            "The old key is disabled, but its budget is used up: there is nothing left to put on a new key.",
+        return Err(AdminError::Conflict(
+            "The old key is disabled, but its budget is used up: there is nothing left to put on a new key.".into(),
         ));
     }
     let label = key_label(&workshop.openrouter.key_label_prefix);
@@ -141,13 +154,16 @@ pub async fn rotate_key(state: &AppState, workshop: &Workshop, user_id: &str, ad
         if let Err(e) = state.openrouter.delete_key(&created.data.hash).await {
             warn!(error = %e, key_label = %label, "deleting the key of a lost rotation race failed; reconciliation will disable it");
         }
-        return Err(refused_with(409, "Someone rotated this key at the same time; reload to see theirs."));
+        return Err(AdminError::Conflict("Someone rotated this key at the same time; reload to see theirs.".into()));
     }
     info!(workshop = %workshop.slug, old = %row.key_label, new = %label, admin, "admin rotated a key");
     let rotated = state.store.attendance(user_id, &workshop.slug).await?.ok_or(AdminError::NotFound)?;
-    if let Err(e) = rebind::bind(state, workshop, &rotated).await {
+    if let Err(e) = guardrail::bind(state, workshop, &rotated).await {
         warn!(workshop = %workshop.slug, key_label = %label, error = %e, "binding the rotated key failed; the background retries");
-        state.store.record_bind_failure(user_id, &workshop.slug, rebind::next_attempt_at(Utc::now(), 1)).await?;
+        state
+            .store
+            .record_bind_failure(user_id, &workshop.slug, guardrail::next_bind_attempt_at(Utc::now(), 1))
+            .await?;
     }
     Ok(())
 }
@@ -175,14 +191,14 @@ pub async fn mint_for_someone(
 ) -> Result<HandedKey, AdminError> {
     let (email, name) = (email.trim(), name.trim());
     if !looks_like_email(email) {
-        return Err(refused_with(422, "Enter the attendee's email address, like ada@example.org."));
+        return Err(AdminError::Invalid("Enter the attendee's email address, like ada@example.org.".into()));
     }
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(refused_with(422, format!("Enter the attendee's name (1 to {MAX_NAME_CHARS} characters).")));
+        return Err(AdminError::Invalid(format!("Enter the attendee's name (1 to {MAX_NAME_CHARS} characters).")));
     }
     // A workshop not taking claims refuses before anything is written (no attendee row either).
     if let Some(error) = ClaimError::for_window(&workshop.window_state(Utc::now())) {
-        return Err(refused_with(error.status(), error.to_string()));
+        return Err(claim_refused(error));
     }
     let normalized = normalize_email(email);
     let profile = AttendeeProfile {
@@ -201,26 +217,23 @@ pub async fn mint_for_someone(
         provider: ORGANISER_PROVIDER.into(),
     };
     let row = mint::claim(state, &user, workshop, false, now).await.map_err(|e| match e {
-        ClaimError::ClaimedWithOtherSignIn { provider } => refused_with(
-            409,
-            format!(
-                "{email} already has a key for this workshop (signed in with {}); they see it on the workshop page.",
-                provider_label(&provider)
-            ),
-        ),
-        other => refused_with(other.status(), other.to_string()),
+        ClaimError::ClaimedWithOtherSignIn { provider } => AdminError::Conflict(format!(
+            "{email} already has a key for this workshop (signed in with {}); they see it on the workshop page.",
+            provider_label(&provider)
+        )),
+        other => claim_refused(other),
     })?;
-    let key = mint::my_key(row).ok_or_else(|| refused_with(409, "The key is still being created; try again."))?;
+    let key =
+        mint::my_key(row).ok_or_else(|| AdminError::Conflict("The key is still being created; try again.".into()))?;
     info!(workshop = %workshop.slug, key_label = %key.key_label, admin, "admin minted a key for someone");
     Ok(HandedKey {
         name: profile.display_name,
         email: profile.email,
         qr_svg: crate::qr::svg(&key.key).map_err(|e| {
             warn!(error = %e, "drawing the hand-over QR code failed");
-            refused_with(
-                500,
-                with_reference("The key was minted but its QR code could not be drawn; reload the table."),
-            )
+            AdminError::Internal(with_reference(
+                "The key was minted but its QR code could not be drawn; reload the table.",
+            ))
         })?,
         key: key.key,
         expires_at: key.expires_at,
@@ -230,7 +243,7 @@ pub async fn mint_for_someone(
 pub async fn sync_now(state: &AppState, workshop: &Workshop) -> Result<SyncSummary, AdminError> {
     let report = crate::background::run_once(state, &[workshop], Utc::now()).await.map_err(|e| {
         warn!(workshop = %workshop.slug, error = %e, "sync now failed");
-        refused_with(503, "The sync failed (OpenRouter did not answer); the background tries again soon.")
+        AdminError::Busy("The sync failed (OpenRouter did not answer); the background tries again soon.".into())
     })?;
     Ok(SyncSummary {
         list_calls: report.list_calls,

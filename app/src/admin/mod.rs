@@ -27,9 +27,25 @@ pub enum AdminError {
     /// Not signed in, not allowed, or no such workshop or row: indistinguishable on purpose.
     #[error("Not found.")]
     NotFound,
-    /// The action could not be done; the text says why and what to do.
+    /// Each refusal below says why and what to do. This one: not in the row's present state
+    /// (still being created, disabled, rotated by someone else, budget used up).
     #[error("{0}")]
-    Refused(String),
+    Conflict(String),
+    /// What the admin typed is not usable.
+    #[error("{0}")]
+    Invalid(String),
+    /// The workshop takes no claims now (window, pause), in the claim's own words.
+    #[error("{0}")]
+    NotTakingClaims(String),
+    /// OpenRouter is busy or did not answer; trying again later may work.
+    #[error("{0}")]
+    Busy(String),
+    /// OpenRouter refused; the detail is in the log under the reference.
+    #[error("{0}")]
+    OpenRouterRefused(String),
+    /// Our side failed; the detail is in the log under the reference.
+    #[error("{0}")]
+    Internal(String),
     #[error("Could not reach the server. Check your connection and try again.")]
     Request(String),
 }
@@ -38,7 +54,29 @@ impl FromServerFnError for AdminError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        #[cfg(feature = "ssr")]
+        crate::http::framework_error(&value);
         AdminError::Request(value.to_string())
+    }
+}
+
+/// The status each refusal is answered with (the body says which error it is).
+#[cfg(feature = "ssr")]
+impl crate::http::ErrorStatus for AdminError {
+    fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+
+        match self {
+            // Also for "not signed in" and "not allowed": indistinguishable on purpose.
+            AdminError::NotFound => StatusCode::NOT_FOUND,
+            AdminError::Conflict(_) => StatusCode::CONFLICT,
+            AdminError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AdminError::NotTakingClaims(_) => StatusCode::FORBIDDEN,
+            AdminError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::OpenRouterRefused(_) => StatusCode::BAD_GATEWAY,
+            AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AdminError::Request(_) => StatusCode::BAD_REQUEST,
+        }
     }
 }
 
@@ -156,90 +194,140 @@ pub struct SyncSummary {
 
 #[server]
 pub async fn load_admin_overview() -> Result<AdminOverview, AdminError> {
-    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
-    let (user, workshops) = access::require_any(&state).await?;
-    let now = Utc::now();
-    let mut summaries = Vec::with_capacity(workshops.len());
-    for workshop in workshops {
-        summaries.push(report::workshop(&state, workshop, now).await?.summary);
-    }
-    Ok(AdminOverview {
-        paused_everywhere_by: report::paused_everywhere_by(&state).await?,
-        may_pause_everywhere: access::is_admin(&state, &user),
-        workshops: summaries,
-    })
+    crate::http::answer(
+        async {
+            let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+            let (user, workshops) = access::require_any(&state).await?;
+            let now = Utc::now();
+            let mut summaries = Vec::with_capacity(workshops.len());
+            for workshop in workshops {
+                summaries.push(report::workshop(&state, workshop, now).await?.summary);
+            }
+            Ok(AdminOverview {
+                paused_everywhere_by: report::paused_everywhere_by(&state).await?,
+                may_pause_everywhere: access::is_admin(&state, &user),
+                workshops: summaries,
+            })
+        }
+        .await,
+    )
 }
 
 #[server]
 pub async fn load_admin_workshop(slug: String) -> Result<AdminWorkshop, AdminError> {
-    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
-    let (_, workshop) = access::require_workshop(&state, &slug).await?;
-    Ok(report::workshop(&state, workshop, Utc::now()).await?)
+    crate::http::answer(
+        async {
+            let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+            let (_, workshop) = access::require_workshop(&state, &slug).await?;
+            Ok(report::workshop(&state, workshop, Utc::now()).await?)
+        }
+        .await,
+    )
 }
 
 /// The admin table's poll: the stored rows, only when they differ from the version the page
 /// already shows (most polls answer `Unchanged`).
 #[server]
 pub async fn poll_admin_workshop(slug: String, since: Option<String>) -> Result<AdminPoll, AdminError> {
-    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
-    let (_, workshop) = access::require_workshop(&state, &slug).await?;
-    let data = report::workshop(&state, workshop, Utc::now()).await?;
-    let version = data.version();
-    Ok(if since.as_deref() == Some(version.as_str()) {
-        AdminPoll::Unchanged
-    } else {
-        AdminPoll::Changed { version, data }
-    })
+    crate::http::answer(
+        async {
+            let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+            let (_, workshop) = access::require_workshop(&state, &slug).await?;
+            let data = report::workshop(&state, workshop, Utc::now()).await?;
+            let version = data.version();
+            Ok(if since.as_deref() == Some(version.as_str()) {
+                AdminPoll::Unchanged
+            } else {
+                AdminPoll::Changed { version, data }
+            })
+        }
+        .await,
+    )
 }
 
 #[server]
 pub async fn retry_binding(slug: String, user_id: String) -> Result<(), AdminError> {
-    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
-    let (_, workshop) = access::require_workshop(&state, &slug).await?;
-    actions::retry_binding(&state, workshop, &user_id).await
+    crate::http::answer(
+        async {
+            let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+            let (_, workshop) = access::require_workshop(&state, &slug).await?;
+            actions::retry_binding(&state, workshop, &user_id).await
+        }
+        .await,
+    )
 }
 
 #[server]
 pub async fn disable_key(slug: String, user_id: String) -> Result<(), AdminError> {
-    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
-    let (admin, workshop) = access::require_workshop(&state, &slug).await?;
-    actions::disable_key(&state, workshop, &user_id, &admin.email).await
+    crate::http::answer(
+        async {
+            let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+            let (admin, workshop) = access::require_workshop(&state, &slug).await?;
+            actions::disable_key(&state, workshop, &user_id, &admin.email).await
+        }
+        .await,
+    )
 }
 
 #[server]
 pub async fn rotate_key(slug: String, user_id: String) -> Result<(), AdminError> {
-    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
-    let (admin, workshop) = access::require_workshop(&state, &slug).await?;
-    actions::rotate_key(&state, workshop, &user_id, &admin.email).await
+    crate::http::answer(
+        async {
+            let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+            let (admin, workshop) = access::require_workshop(&state, &slug).await?;
+            actions::rotate_key(&state, workshop, &user_id, &admin.email).await
+        }
+        .await,
+    )
 }
 
 /// The kill switch: `paused = true` refuses every claim of the workshop until resumed.
 #[server]
 pub async fn pause_claims(slug: String, paused: bool) -> Result<(), AdminError> {
-    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
-    let (admin, workshop) = access::require_workshop(&state, &slug).await?;
-    actions::pause_claims(&state, workshop, paused, &admin.email).await
+    crate::http::answer(
+        async {
+            let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+            let (admin, workshop) = access::require_workshop(&state, &slug).await?;
+            actions::pause_claims(&state, workshop, paused, &admin.email).await
+        }
+        .await,
+    )
 }
 
 /// The site-wide switch (`ADMIN_EMAILS` only): `paused = true` refuses every claim in every
 /// workshop until resumed; each workshop's own pause stays as it was.
 #[server]
 pub async fn pause_all_claims(paused: bool) -> Result<(), AdminError> {
-    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
-    let admin = access::require_admin(&state).await?;
-    actions::pause_all_claims(&state, paused, &admin.email).await
+    crate::http::answer(
+        async {
+            let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+            let admin = access::require_admin(&state).await?;
+            actions::pause_all_claims(&state, paused, &admin.email).await
+        }
+        .await,
+    )
 }
 
 #[server]
 pub async fn mint_for_someone(slug: String, email: String, name: String) -> Result<HandedKey, AdminError> {
-    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
-    let (admin, workshop) = access::require_workshop(&state, &slug).await?;
-    actions::mint_for_someone(&state, workshop, &email, &name, &admin.email).await
+    crate::http::answer(
+        async {
+            let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+            let (admin, workshop) = access::require_workshop(&state, &slug).await?;
+            actions::mint_for_someone(&state, workshop, &email, &name, &admin.email).await
+        }
+        .await,
+    )
 }
 
 #[server]
 pub async fn sync_now(slug: String) -> Result<SyncSummary, AdminError> {
-    let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
-    let (_, workshop) = access::require_workshop(&state, &slug).await?;
-    actions::sync_now(&state, workshop).await
+    crate::http::answer(
+        async {
+            let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
+            let (_, workshop) = access::require_workshop(&state, &slug).await?;
+            actions::sync_now(&state, workshop).await
+        }
+        .await,
+    )
 }

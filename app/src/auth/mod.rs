@@ -29,75 +29,10 @@ pub struct SignInOption {
     pub href: String,
 }
 
+/// `value` as one query parameter's value.
 #[cfg(feature = "ssr")]
-pub use server::{current_user, encode_query_value, require_user, session_of, sign_in_options, RequestSession};
-
-#[cfg(feature = "ssr")]
-mod server {
-    use std::sync::Arc;
-
-    use axum_extra::extract::CookieJar;
-
-    use super::session::Session;
-    use super::{SessionUser, SignInOption};
-    use crate::state::AppState;
-
-    /// The session of a request's cookie: ours, for this deployment, unexpired, and not signed
-    /// out. The one place a cookie becomes a user, for server functions and plain routes alike.
-    /// If the database cannot say whether the session was signed out, it counts as signed out.
-    pub async fn session_of(state: &AppState, jar: &CookieJar) -> Option<Session> {
-        let session = state.session.verify(jar.get(&state.session.session_cookie_name())?.value())?;
-        match state.store.session_revoked(&session.id).await {
-            Ok(false) => Some(session),
-            Ok(true) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not check whether a session was signed out; treated as signed out");
-                None
-            }
-        }
-    }
-
-    /// The signed-in user of one request, looked up at most once however many server functions
-    /// the page calls; the server provides a fresh one to every request.
-    #[derive(Clone, Default)]
-    pub struct RequestSession(Arc<tokio::sync::OnceCell<Option<SessionUser>>>);
-
-    /// The session user of the request a server function is serving, if any.
-    pub async fn current_user(state: &AppState) -> Option<SessionUser> {
-        let lookup = || async {
-            let jar: CookieJar = leptos_axum::extract().await.ok()?;
-            session_of(state, &jar).await.map(|session| session.user)
-        };
-        match leptos::prelude::use_context::<RequestSession>() {
-            Some(memo) => memo.0.get_or_init(lookup).await.clone(),
-            None => lookup().await,
-        }
-    }
-
-    /// The session user, or `None` with the response status set to 401 Unauthorized.
-    pub async fn require_user(state: &AppState) -> Option<SessionUser> {
-        let user = current_user(state).await;
-        if user.is_none() {
-            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(axum::http::StatusCode::UNAUTHORIZED);
-            }
-        }
-        user
-    }
-
-    /// Every configured way to sign in, each returning to `next`; the unverified demo form
-    /// comes first in demo mode.
-    pub fn sign_in_options(state: &AppState, next: &str) -> Vec<SignInOption> {
-        let demo = state.demo.then(|| SignInOption {
-            label: "Demo sign-in".into(),
-            href: format!("/auth/dev?next={}", encode_query_value(next)),
-        });
-        demo.into_iter().chain(state.sign_in.options(next)).collect()
-    }
-
-    pub fn encode_query_value(value: &str) -> String {
-        form_urlencoded::byte_serialize(value.as_bytes()).collect()
-    }
+pub fn encode_query_value(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// Reduces a `next` parameter to a path on this site; anything else (another host, a scheme,

@@ -13,10 +13,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use crate::openrouter::OpenRouterError;
 use crate::state::AppState;
 use crate::store::{Leadership, StoreError};
 use crate::workshops::Workshop;
+use openrouter::OpenRouterError;
 
 pub use usage::sync_usage;
 

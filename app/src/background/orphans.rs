@@ -9,10 +9,10 @@ use tracing::warn;
 
 use super::SyncError;
 use crate::claim::mint::STALE_RESERVATION;
-use crate::openrouter::{KeyInfo, UpdateKey};
 use crate::state::AppState;
 use crate::store::ClaimStatus;
 use crate::workshops::Workshop;
+use openrouter::{KeyInfo, UpdateKey};
 
 /// A key younger than this may belong to a claim that is still saving it.
 pub const GRACE: chrono::Duration = chrono::Duration::minutes(10);

@@ -1,4 +1,4 @@
-//! What can go wrong with a claim, in words an attendee can act on.
+//! What can go wrong on the attendee's pages and with a claim, in words an attendee can act on.
 
 use chrono::{DateTime, Utc};
 use leptos::server_fn::codec::JsonEncoding;
@@ -110,24 +110,6 @@ impl ClaimError {
         ClaimError::Internal { reference }
     }
 
-    /// The HTTP status a server function answers with this error (the body says which).
-    pub fn status(&self) -> u16 {
-        match self {
-            ClaimError::NotSignedIn => 401,
-            ClaimError::UnknownWorkshop | ClaimError::NoKeyYet => 404,
-            ClaimError::Inactive
-            | ClaimError::NotOpenYet { .. }
-            | ClaimError::Closed
-            | ClaimError::Paused
-            | ClaimError::PausedEverywhere => 403,
-            ClaimError::PoolFull | ClaimError::ClaimedWithOtherSignIn { .. } | ClaimError::InProgress => 409,
-            ClaimError::TooManyAttempts => 429,
-            ClaimError::Busy => 503,
-            ClaimError::Internal { .. } => 500,
-            ClaimError::Request(_) => 400,
-        }
-    }
-
     /// Why a workshop in this window state takes no claims; `None` while it is open.
     pub fn for_window(window: &crate::workshops::WindowState) -> Option<ClaimError> {
         use crate::workshops::WindowState;
@@ -144,6 +126,8 @@ impl FromServerFnError for ClaimError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        #[cfg(feature = "ssr")]
+        crate::http::framework_error(&value);
         ClaimError::Request(value.to_string())
     }
 }
@@ -251,5 +235,30 @@ mod tests {
         let opens_at = "2031-03-02T08:30:00Z".parse().unwrap();
         assert_eq!(ClaimError::NotOpenYet { opens_at }.to_string(), "Claims open at 08:30 UTC on Sun 2 Mar 2031.");
         assert!(!ClaimError::Request("hyper::Error(Connect)".into()).to_string().contains("hyper"));
+    }
+}
+
+/// The status each refusal is answered with (the body says which error it is).
+#[cfg(feature = "ssr")]
+impl crate::http::ErrorStatus for ClaimError {
+    fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+
+        match self {
+            ClaimError::NotSignedIn => StatusCode::UNAUTHORIZED,
+            ClaimError::UnknownWorkshop | ClaimError::NoKeyYet => StatusCode::NOT_FOUND,
+            ClaimError::Inactive
+            | ClaimError::NotOpenYet { .. }
+            | ClaimError::Closed
+            | ClaimError::Paused
+            | ClaimError::PausedEverywhere => StatusCode::FORBIDDEN,
+            ClaimError::PoolFull | ClaimError::ClaimedWithOtherSignIn { .. } | ClaimError::InProgress => {
+                StatusCode::CONFLICT
+            }
+            ClaimError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            ClaimError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ClaimError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            ClaimError::Request(_) => StatusCode::BAD_REQUEST,
+        }
     }
 }

@@ -93,7 +93,7 @@ pub use server::check_key;
 #[cfg(feature = "ssr")]
 mod server {
     use super::KeyCheck;
-    use crate::openrouter::{OpenRouterClient, OpenRouterError};
+    use openrouter::{OpenRouterClient, OpenRouterError};
 
     pub async fn check_key(client: &OpenRouterClient, key: &str, model: &str) -> KeyCheck {
         match client.chat_with_key(key, model, "Say hello to a workshop attendee in five words.", 16).await {

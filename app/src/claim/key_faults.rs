@@ -5,9 +5,9 @@
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use crate::openrouter::{CreateGuardrail, UpdateKey};
 use crate::state::AppState;
 use crate::store::Attendance;
+use openrouter::{CreateGuardrail, UpdateKey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFault {
@@ -69,7 +69,7 @@ pub async fn inject(state: &AppState, row: &Attendance, fault: KeyFault) -> Resu
             let guardrail = row.or_guardrail_id.as_deref().ok_or("the key is not bound")?;
             state.openrouter.unassign_keys(guardrail, &[hash]).await.map_err(|e| e.to_string())?;
             // As after a failed first attempt: the background retries in 30 s.
-            let next = crate::background::rebind::next_attempt_at(Utc::now(), 1);
+            let next = crate::guardrail::next_bind_attempt_at(Utc::now(), 1);
             state.store.mark_unbound(&row.user_id, &row.workshop_slug, next).await.map_err(|e| e.to_string())?;
         }
     }

@@ -1,5 +1,5 @@
-//! The mint flow: reserve a pool slot → ensure the workshop's guardrail → create the key →
-//! assign it to the guardrail → save. Server-only.
+//! The mint flow: reserve a pool slot → ensure the workshop's guardrail (`crate::guardrail`) →
+//! create the key → save it → assign it to the guardrail. Server-only.
 
 use std::time::Duration;
 
@@ -9,10 +9,11 @@ use tracing::{info, warn};
 
 use super::ClaimError;
 use crate::auth::SessionUser;
-use crate::openrouter::{guardrail_drift, CreateGuardrail, CreateKey, OpenRouterError};
+use crate::guardrail::{self, BindError, GuardrailError};
 use crate::state::AppState;
 use crate::store::{Attendance, ClaimStatus, MintedKey, NewReservation, Reservation, StoreError};
 use crate::workshops::{Pause, WindowState, Workshop};
+use openrouter::{CreateKey, OpenRouterError};
 
 /// A reservation older than this belongs to a request that died; the next claim takes it over.
 pub const STALE_RESERVATION: chrono::Duration = chrono::Duration::minutes(2);
@@ -128,11 +129,11 @@ pub fn key_label(prefix: &str) -> String {
 async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<Attendance, ClaimError> {
     let started = std::time::Instant::now();
     let (user_id, slug) = (row.user_id.as_str(), workshop.slug.as_str());
-    let guardrail_id = match ensure_guardrail(state, workshop).await {
+    let guardrail_id = match guardrail::ensure(state, workshop).await {
         Ok(id) => id,
         Err(e) => {
             state.store.release_claim(user_id, slug).await?;
-            return Err(e);
+            return Err(guardrail_failed(slug, &e));
         }
     };
     let request = CreateKey {
@@ -158,29 +159,20 @@ async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<
         key_not_saved(state, workshop, &row, &hash, &e).await?;
     }
     crate::metrics::key_minted(started.elapsed());
-    // POST /keys ignores guardrail ids: binding is a separate call. If it fails the attendee
-    // keeps the key (budget and expiry still bound it) and the row stays unbound for a retry.
-    match state.openrouter.assign_keys_to_guardrail(&guardrail_id, std::slice::from_ref(&hash)).await {
-        // The API answers 200 with a count; a key it did not find is simply not counted.
-        Ok(1) => {
-            // The key is saved and bound at OpenRouter: a failure to record the binding costs the
-            // attendee nothing. The row stays unbound with its retry due, so the background's
-            // next round assigns it again (idempotent) and records it.
-            if let Err(e) = state.store.mark_bound(user_id, slug, &guardrail_id, Utc::now()).await {
-                warn!(workshop = slug, key_label = %row.key_label, error = %e, "recording the binding failed; the background will record it");
-            }
+    // If binding fails the attendee keeps the key (budget and expiry still bound it) and the row
+    // stays unbound for a retry.
+    match guardrail::assign(state, &guardrail_id, &row, &hash).await {
+        Ok(()) => {}
+        // Bound at OpenRouter, but not recorded: this costs the attendee nothing. The row stays
+        // unbound with its retry due, so the background's next round assigns it again
+        // (idempotent) and records it.
+        Err(BindError::Store(e)) => {
+            warn!(workshop = slug, key_label = %row.key_label, error = %e, "recording the binding failed; the background will record it");
         }
-        outcome => {
-            match outcome {
-                Ok(count) => {
-                    warn!(workshop = slug, key_label = %row.key_label, count, "the guardrail did not take the key; row left unbound")
-                }
-                Err(e) => {
-                    warn!(workshop = slug, key_label = %row.key_label, error = %e, "assigning the key to the guardrail failed; row left unbound")
-                }
-            }
+        Err(e) => {
+            warn!(workshop = slug, key_label = %row.key_label, error = %e, "binding the key to the guardrail failed; row left unbound");
             // This was the first attempt; the background retries with backoff.
-            let next = crate::background::rebind::next_attempt_at(Utc::now(), 1);
+            let next = guardrail::next_bind_attempt_at(Utc::now(), 1);
             state.store.record_bind_failure(user_id, slug, next).await?;
         }
     }
@@ -236,114 +228,13 @@ async fn key_not_saved(
     }
 }
 
-/// How long one request may hold a workshop's guardrail lease (find-or-create takes seconds).
-const GUARDRAIL_LEASE: chrono::Duration = chrono::Duration::seconds(30);
-/// How long a claim waits for another request (or replica) to finish creating the guardrail.
-const WAIT_FOR_GUARDRAIL: Duration = Duration::from_secs(30);
-
-/// The guardrail the YAML asks for.
-pub fn desired_guardrail(workshop: &Workshop) -> CreateGuardrail {
-    CreateGuardrail {
-        name: workshop.guardrail_name(),
-        description: Some(format!("Workshop {}: {}", workshop.slug, workshop.name)),
-        limit_usd: rust_decimal::prelude::ToPrimitive::to_f64(&workshop.openrouter.guardrail.cap_usd),
-        reset_interval: Some(reset_interval(workshop.openrouter.guardrail.reset_interval)),
-        allowed_models: Some(workshop.openrouter.models.iter().map(|m| m.id.clone()).collect()),
-        workspace_id: workshop.openrouter.workspace_id.clone(),
-        ..CreateGuardrail::default()
-    }
-}
-
-/// The workshop's guardrail id: from the database (checked once per process for drift from the
-/// YAML), else found by name or created by whoever holds the workshop's lease, so that requests
-/// and replicas racing at the first claim make one guardrail.
-pub async fn ensure_guardrail(state: &AppState, workshop: &Workshop) -> Result<String, ClaimError> {
-    let slug = workshop.slug.as_str();
-    let holder = Alphanumeric.sample_string(&mut rand::rng(), 16);
-    let deadline = tokio::time::Instant::now() + WAIT_FOR_GUARDRAIL;
-    loop {
-        if let Some(id) = state.store.guardrail_id(slug).await? {
-            repair_drift(state, workshop, &id).await;
-            return Ok(id);
-        }
-        if state.store.try_acquire_guardrail_lease(slug, &holder, Utc::now(), GUARDRAIL_LEASE).await? {
-            let found_or_created = state.openrouter.ensure_guardrail(&desired_guardrail(workshop)).await;
-            let outcome = match found_or_created {
-                Ok((guardrail, created)) => {
-                    state.store.save_guardrail_id(slug, &guardrail.id).await?;
-                    if created {
-                        info!(workshop = slug, guardrail = %guardrail.name, "guardrail created");
-                        state.mark_guardrail_checked(slug);
-                    } else {
-                        repair_drift(state, workshop, &guardrail.id).await;
-                    }
-                    Ok(guardrail.id)
-                }
-                Err(e) => Err(openrouter_failed(slug, "finding or creating the guardrail", &e)),
-            };
-            state.store.release_guardrail_lease(slug, &holder).await?;
-            return outcome;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(ClaimError::Busy);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Patches the guardrail where it differs from the YAML (models, cap, reset interval), once per
-/// process and workshop: at start-up and before the first mint after a deploy. A failure only
-/// logs; the claim goes on with the guardrail as it is, and the next claim checks again.
-pub async fn repair_drift(state: &AppState, workshop: &Workshop, guardrail_id: &str) {
-    let slug = workshop.slug.as_str();
-    if state.guardrail_checked(slug) {
-        return;
-    }
-    let current = match state.openrouter.get_guardrail(guardrail_id).await {
-        Ok(current) => current,
-        Err(e) => {
-            return warn!(workshop = slug, error = %e, "could not read the guardrail to check it against the YAML")
-        }
-    };
-    if let Some(patch) = guardrail_drift(&current, &desired_guardrail(workshop)) {
-        match state.openrouter.update_guardrail(guardrail_id, &patch).await {
-            Ok(_) => {
-                info!(workshop = slug, guardrail = %current.name, change = ?patch, "guardrail differed from the YAML; patched")
-            }
-            Err(e) => return warn!(workshop = slug, error = %e, "patching the guardrail to match the YAML failed"),
-        }
-    }
-    state.mark_guardrail_checked(slug);
-}
-
-/// At start-up: makes sure every workshop that can still be claimed has its guardrail (so the
-/// first burst of claims does not queue behind creating it) and checks every current workshop's
-/// guardrail against its YAML. Failures only log; the claims retry on their own.
-pub async fn prepare_guardrails(state: &AppState) {
-    let now = Utc::now();
-    for workshop in state.workshops().iter().filter(|w| w.is_active && w.key_expires_at() > now) {
-        let slug = workshop.slug.as_str();
-        if workshop.window_state(now) != WindowState::Closed {
-            if let Err(e) = ensure_guardrail(state, workshop).await {
-                warn!(workshop = slug, error = e.code(), "could not prepare the guardrail at start-up");
-            }
-            continue;
-        }
-        match state.store.guardrail_id(slug).await {
-            Ok(Some(id)) => repair_drift(state, workshop, &id).await,
-            Ok(None) => {}
-            Err(e) => warn!(workshop = slug, error = %e, "could not read the stored guardrail id"),
-        }
-    }
-}
-
-fn reset_interval(interval: crate::workshops::ResetInterval) -> crate::openrouter::ResetInterval {
-    use crate::openrouter::ResetInterval as Api;
-    use crate::workshops::ResetInterval as Yaml;
-    match interval {
-        Yaml::Daily => Api::Daily,
-        Yaml::Weekly => Api::Weekly,
-        Yaml::Monthly => Api::Monthly,
+/// The guardrail is not available: logged, and the attendee told whether to retry.
+fn guardrail_failed(slug: &str, e: &GuardrailError) -> ClaimError {
+    warn!(workshop = slug, error = %e, "the guardrail is not available; the claim was released");
+    if e.is_retryable() {
+        ClaimError::Busy
+    } else {
+        ClaimError::internal()
     }
 }
 
@@ -386,30 +277,4 @@ pub fn my_key(row: Attendance) -> Option<super::MyKey> {
         bound,
         disabled: row.disabled_at.is_some(),
     })
-}
-
-/// A claim posted without JavaScript lands back on the page of `workshop`, with the error's code.
-pub fn redirect_plain_form(workshop: &Workshop, result: &Result<super::MyKey, ClaimError>) {
-    let slug = &workshop.slug;
-    match result {
-        Ok(_) => redirect_plain_form_to(&format!("/w/{slug}")),
-        Err(error) => redirect_plain_form_to(&error.page_url(slug)),
-    }
-}
-
-/// Redirects a plain form post (the browser asked for HTML, i.e. JavaScript was off) to `path`;
-/// requests from the hydrated page get the server function's own answer.
-pub fn redirect_plain_form_to(path: &str) {
-    use leptos::prelude::use_context;
-
-    let plain_form = use_context::<axum::http::request::Parts>().is_some_and(|parts| {
-        parts
-            .headers
-            .get(axum::http::header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"))
-    });
-    if plain_form {
-        leptos_axum::redirect(path);
-    }
 }

@@ -83,32 +83,28 @@ impl WorkshopPageData {
 }
 
 #[server]
-pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, ServerFnError> {
-    use crate::state::app_state;
+pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, ClaimError> {
+    crate::http::answer(workshop_page(&slug).await)
+}
 
-    let state = app_state()?;
-    let workshop = state.workshop(&slug).ok_or_else(|| ServerFnError::new(ClaimError::UnknownWorkshop))?;
-    let user = crate::auth::current_user(&state).await;
-    let failed = |e| ServerFnError::new(ClaimError::from(e));
+#[cfg(feature = "ssr")]
+async fn workshop_page(slug: &str) -> Result<WorkshopPageData, ClaimError> {
+    let state = crate::state::app_state().map_err(|_| ClaimError::internal())?;
+    let workshop = state.workshop(slug).ok_or(ClaimError::UnknownWorkshop)?;
+    let user = crate::signed_in::current_user(&state).await;
     let (my_key, consent) = match &user {
         Some(user) => (
-            state.store.attendance(&user.user_id, &slug).await.map_err(failed)?.and_then(mint::my_key),
+            state.store.attendance(&user.user_id, slug).await?.and_then(mint::my_key),
             state
                 .store
-                .marketing_consent(&user.user_id, &slug)
-                .await
-                .map_err(failed)?
+                .marketing_consent(&user.user_id, slug)
+                .await?
                 .map(|c| ConsentState { given_at: c.given_at, withdrawn_at: c.withdrawn_at }),
         ),
         None => (None, None),
     };
-    let claimed = state.store.claimed_count(&slug).await.map_err(|e| ServerFnError::new(ClaimError::from(e)))?;
-    let paused = state
-        .store
-        .claims_pause(&slug)
-        .await
-        .map_err(|e| ServerFnError::new(ClaimError::from(e)))?
-        .map(|pause| pause.scope());
+    let claimed = state.store.claimed_count(slug).await?;
+    let paused = state.store.claims_pause(slug).await?.map(|pause| pause.scope());
     let now = Utc::now();
     Ok(WorkshopPageData {
         workshop: workshop.clone(),
@@ -122,7 +118,7 @@ pub async fn load_workshop_page(slug: String) -> Result<WorkshopPageData, Server
         my_key,
         consent,
         sync_every_secs: state.usage_sync_every.as_secs(),
-        sign_in: crate::auth::sign_in_options(&state, &format!("/w/{slug}")),
+        sign_in: state.sign_in_options(&format!("/w/{slug}")),
     })
 }
 
@@ -134,7 +130,7 @@ pub async fn claim_key(slug: String, marketing_consent: Option<String>) -> Resul
 
     let state = app_state().map_err(ClaimError::from_server_fn_error)?;
     // Authentication first: nothing about workshops is told to a request without a session.
-    let user = crate::auth::require_user(&state).await;
+    let user = crate::signed_in::current_user(&state).await;
     let workshop = state.workshop(&slug);
     let result = async {
         let user = user.ok_or(ClaimError::NotSignedIn)?;
@@ -167,11 +163,15 @@ pub async fn claim_key(slug: String, marketing_consent: Option<String>) -> Resul
         mint::my_key(row).ok_or(ClaimError::InProgress)
     }
     .await;
-    answer_status(&result);
-    if let Some(workshop) = workshop {
-        mint::redirect_plain_form(workshop, &result);
+    // Without JavaScript the form lands back on the workshop page, which tells of the outcome.
+    let back = match &result {
+        Ok(_) => format!("/w/{slug}"),
+        Err(error) => error.page_url(&slug),
+    };
+    if workshop.is_some() {
+        crate::http::redirect_plain_form(&back);
     }
-    result
+    crate::http::answer(result)
 }
 
 /// The signed-in attendee's stored usage: what the page's usage bar polls (never OpenRouter
@@ -182,7 +182,7 @@ pub async fn load_my_usage(slug: String) -> Result<Usage, ClaimError> {
 
     let state = app_state().map_err(ClaimError::from_server_fn_error)?;
     let result = async {
-        let user = crate::auth::require_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
+        let user = crate::signed_in::current_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
         let workshop = state.workshop(&slug).ok_or(ClaimError::UnknownWorkshop)?;
         let row = state.store.attendance(&user.user_id, &workshop.slug).await?;
         let key = row.and_then(mint::my_key).ok_or(ClaimError::NoKeyYet)?;
@@ -194,8 +194,7 @@ pub async fn load_my_usage(slug: String) -> Result<Usage, ClaimError> {
         })
     }
     .await;
-    answer_status(&result);
-    result
+    crate::http::answer(result)
 }
 
 /// Withdraws the signed-in attendee's consent to marketing email given in this workshop (the
@@ -207,32 +206,16 @@ pub async fn withdraw_consent(slug: String) -> Result<(), ClaimError> {
 
     let state = app_state().map_err(ClaimError::from_server_fn_error)?;
     let result = async {
-        let user = crate::auth::require_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
+        let user = crate::signed_in::current_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
         let workshop = state.workshop(&slug).ok_or(ClaimError::UnknownWorkshop)?;
         if state.store.withdraw_marketing_consent(&user.user_id, &workshop.slug, Utc::now()).await? {
             tracing::info!(workshop = %workshop.slug, "marketing consent withdrawn");
         }
-        mint::redirect_plain_form_to(&format!("/w/{slug}#consent"));
+        crate::http::redirect_plain_form(&format!("/w/{slug}#consent"));
         Ok(())
     }
     .await;
-    answer_status(&result);
-    result
-}
-
-/// Answers a refused claim or key test with its status (401, 404, 403, 409, 429, …), not 500. A
-/// plain form post (the browser asked for HTML) keeps its redirect back to the page.
-#[cfg(feature = "ssr")]
-fn answer_status<T>(result: &Result<T, ClaimError>) {
-    use axum::http::{header::ACCEPT, request::Parts, StatusCode};
-
-    let accept = use_context::<Parts>().and_then(|parts| parts.headers.get(ACCEPT)?.to_str().ok().map(str::to_owned));
-    if accept.is_some_and(|accept| accept.contains("text/html")) {
-        return;
-    }
-    if let (Err(error), Some(response)) = (result, use_context::<leptos_axum::ResponseOptions>()) {
-        response.set_status(StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
-    }
+    crate::http::answer(result)
 }
 
 /// "Test my key": a minimal request with the attendee's own key to the workshop's cheapest
@@ -243,7 +226,7 @@ pub async fn check_my_key(slug: String) -> Result<KeyCheck, ClaimError> {
 
     let state = app_state().map_err(ClaimError::from_server_fn_error)?;
     let result = async {
-        let user = crate::auth::require_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
+        let user = crate::signed_in::current_user(&state).await.ok_or(ClaimError::NotSignedIn)?;
         let workshop = state.workshop(&slug).ok_or(ClaimError::UnknownWorkshop)?;
         let key = state.store.attendance(&user.user_id, &slug).await?.and_then(|row| row.or_key_plaintext);
         let key = key.ok_or(ClaimError::NoKeyYet)?;
@@ -255,10 +238,9 @@ pub async fn check_my_key(slug: String) -> Result<KeyCheck, ClaimError> {
         }
         let _slot = state.limits.key_test_slot().ok_or(ClaimError::Busy)?;
         let check = key_check::check_key(&state.openrouter, &key, &model.id).await;
-        mint::redirect_plain_form_to(&format!("/w/{slug}?key_test={}#key-test", check.code()));
+        crate::http::redirect_plain_form(&format!("/w/{slug}?key_test={}#key-test", check.code()));
         Ok(check)
     }
     .await;
-    answer_status(&result);
-    result
+    crate::http::answer(result)
 }

@@ -11,6 +11,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
+use crate::claim::ClaimError;
 use crate::ui::{every_visible, zone_secs, WindowStatus};
 use crate::workshops::{Pause, WindowState};
 
@@ -40,42 +41,52 @@ pub struct Live {
 }
 
 #[server]
-pub async fn load_projector(slug: String) -> Result<ProjectorData, ServerFnError> {
-    let state = crate::state::app_state()?;
-    let workshop = state.workshop(&slug).ok_or_else(|| ServerFnError::new("no such workshop"))?;
-    let url = format!("{}/w/{slug}", state.sign_in.public_url().trim_end_matches('/'));
-    Ok(ProjectorData {
-        name: workshop.name.clone(),
-        event: workshop.event.clone(),
-        starts_at: workshop.starts_at,
-        qr_svg: crate::qr::svg(&url).map_err(|_| ServerFnError::new("Could not draw the QR code."))?,
-        url,
-        live: live(&state, workshop).await?,
-    })
+pub async fn load_projector(slug: String) -> Result<ProjectorData, ClaimError> {
+    crate::http::answer(
+        async {
+            let state = crate::state::app_state().map_err(|_| ClaimError::internal())?;
+            let workshop = state.workshop(&slug).ok_or(ClaimError::UnknownWorkshop)?;
+            let url = format!("{}/w/{slug}", state.sign_in.public_url().trim_end_matches('/'));
+            let qr_svg = crate::qr::svg(&url).map_err(|e| {
+                tracing::warn!(error = %e, "drawing the projector's QR code failed");
+                ClaimError::internal()
+            })?;
+            Ok(ProjectorData {
+                name: workshop.name.clone(),
+                event: workshop.event.clone(),
+                starts_at: workshop.starts_at,
+                qr_svg,
+                url,
+                live: live(&state, workshop).await?,
+            })
+        }
+        .await,
+    )
 }
 
 /// The window and the counter, as the projector asks for them every few seconds.
 #[server]
-pub async fn load_projector_live(slug: String) -> Result<Live, ServerFnError> {
-    let state = crate::state::app_state()?;
-    let workshop = state.workshop(&slug).ok_or_else(|| ServerFnError::new("no such workshop"))?;
-    live(&state, workshop).await
+pub async fn load_projector_live(slug: String) -> Result<Live, ClaimError> {
+    crate::http::answer(
+        async {
+            let state = crate::state::app_state().map_err(|_| ClaimError::internal())?;
+            let workshop = state.workshop(&slug).ok_or(ClaimError::UnknownWorkshop)?;
+            live(&state, workshop).await
+        }
+        .await,
+    )
 }
 
 #[cfg(feature = "ssr")]
-async fn live(state: &crate::state::AppState, workshop: &crate::workshops::Workshop) -> Result<Live, ServerFnError> {
-    // The detail of a storage failure is for the log, not for the wall.
-    let hidden = |e: crate::store::StoreError| {
-        tracing::warn!(error = %e, "the projector could not read the claims");
-        ServerFnError::new("Could not read the claims.")
-    };
+async fn live(state: &crate::state::AppState, workshop: &crate::workshops::Workshop) -> Result<Live, ClaimError> {
+    // A storage failure is logged (ClaimError's `From`), not shown on the wall.
     let now = Utc::now();
     Ok(Live {
         window: workshop.window_state(now),
         now,
-        claimed: state.store.claimed_count(&workshop.slug).await.map_err(hidden)?,
+        claimed: state.store.claimed_count(&workshop.slug).await?,
         pool_size: workshop.pool_size(),
-        paused: state.store.claims_pause(&workshop.slug).await.map_err(hidden)?.map(|pause| pause.scope()),
+        paused: state.store.claims_pause(&workshop.slug).await?.map(|pause| pause.scope()),
     })
 }
 

@@ -10,10 +10,10 @@ use leptos::config::LeptosOptions;
 use app::auth::providers::SignIn;
 use app::auth::session::SessionKeys;
 use app::auth::SessionUser;
-use app::openrouter::{OpenRouterClient, RetryPolicy, Simulator};
 use app::state::AppState;
 use app::store::AttendeeProfile;
 use app::workshops::{parse, Workshop};
+use openrouter::{OpenRouterClient, RetryPolicy, Simulator};
 
 pub const MGMT_KEY: &str = "sk-or-v1-management-test";
 

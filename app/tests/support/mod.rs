@@ -1,7 +1,6 @@
-//! Shared by the integration tests: real databases and a spawned OpenRouter simulator.
+//! Shared by the integration tests: real databases, and the app on a spawned OpenRouter simulator.
 #![allow(dead_code)]
 
 pub mod db;
 pub mod flow;
 pub mod lost_answer;
-pub mod openrouter;

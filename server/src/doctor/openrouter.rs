@@ -1,9 +1,8 @@
 //! OpenRouter: the management key is accepted, and each workshop's guardrail is there (or will be)
 //! with the YAML's models. Read-only calls only: `GET /keys`, `GET /guardrails`.
 
-use app::claim::mint::desired_guardrail;
-use app::openrouter::{guardrail_drift, OpenRouterClient, OpenRouterError, RetryPolicy};
 use app::workshops::Workshop;
+use openrouter::{guardrail_drift, OpenRouterClient, OpenRouterError, RetryPolicy};
 
 use super::{env, Report};
 use crate::config::DEFAULT_OPENROUTER_BASE_URL;
@@ -40,7 +39,7 @@ fn refusal(e: &OpenRouterError) -> String {
 }
 
 async fn guardrail(report: &mut Report, client: &OpenRouterClient, workshop: &Workshop) {
-    let want = desired_guardrail(workshop);
+    let want = app::guardrail::desired(workshop);
     let check = format!("guardrail {}", want.name);
     let models = want.allowed_models.clone().unwrap_or_default().join(", ");
     match client.find_guardrail_by_name(&want.name).await {
@@ -57,7 +56,7 @@ async fn guardrail(report: &mut Report, client: &OpenRouterClient, workshop: &Wo
 }
 
 /// The fields a patch would change.
-fn describe(patch: &app::openrouter::UpdateGuardrail) -> String {
+fn describe(patch: &openrouter::UpdateGuardrail) -> String {
     let mut changes = Vec::new();
     if let Some(models) = &patch.allowed_models {
         changes.push(format!("models → {}", models.clone().unwrap_or_default().join(", ")));

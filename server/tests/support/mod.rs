@@ -6,7 +6,11 @@
 
 pub mod app_server;
 pub mod fake_github;
+pub mod hostile;
 pub mod oidc_mock;
+pub mod pg_cluster;
+pub mod process;
+pub mod raw_http;
 
 use std::net::SocketAddr;
 use std::sync::LazyLock;

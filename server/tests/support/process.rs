@@ -1,7 +1,6 @@
 //! Real server processes: the binary cargo built for this package, started, signed into,
 //! claimed from, killed and restarted by the tests that need a process to die for real.
 //!
-//! Test files include it with `#[path = "support/process.rs"] mod process;`.
 #![allow(dead_code)]
 
 use std::process::Stdio;

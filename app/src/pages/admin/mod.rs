@@ -1,6 +1,7 @@
 //! `/admin` (the workshops an admin may run) and `/admin/w/{slug}` (one workshop's claims).
 //! Both answer 404 to everyone else, exactly like an address that does not exist.
 
+mod live;
 mod table;
 mod workshop;
 

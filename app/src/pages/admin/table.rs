@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use leptos::prelude::*;
 use rust_decimal::Decimal;
 
-use super::workshop::Page;
+use super::live::Page;
 use crate::admin::{disable_key, retry_binding, rotate_key, AdminRow};
 use crate::claim::provider_label;
 use crate::ui::{format_usd, LocalTime};
@@ -30,7 +30,7 @@ enum RowAction {
 }
 
 /// The row's key state in one word, as shown and as filtered on.
-pub(super) fn state_word(row: &AdminRow) -> &'static str {
+pub fn state_word(row: &AdminRow) -> &'static str {
     match row {
         r if !r.minted => "minting",
         r if r.disabled => "disabled",

@@ -9,11 +9,9 @@ use leptos::task::spawn_local;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::table::AttendanceTable;
-use crate::admin::{
-    load_admin_workshop, mint_for_someone, pause_claims, poll_admin_workshop, sync_now, AdminError, AdminPoll,
-    AdminRow, AdminSummary, AdminWorkshop, HandedKey,
-};
+use super::live::{Notice, Page};
+use super::table::{state_word, AttendanceTable};
+use crate::admin::{load_admin_workshop, mint_for_someone, pause_claims, sync_now, AdminRow, AdminSummary, HandedKey};
 use crate::ui::{every_visible, format_usd, CopyButton, LocalTime, WindowBadge};
 
 /// How often the table asks for the stored usage.
@@ -42,93 +40,12 @@ pub fn AdminWorkshopPage() -> impl IntoView {
     }
 }
 
-/// The outcome of the last button pressed, shown above the table.
-#[derive(Clone)]
-pub(super) enum Notice {
-    Done(String),
-    Failed(String),
-}
-
-/// What every control shares: the data, a way to reload it, and the notice line.
-#[derive(Clone, Copy)]
-pub(super) struct Page {
-    pub slug: StoredValue<String>,
-    pub data: RwSignal<AdminWorkshop>,
-    /// The rows came from a poll (until then the server's static table is shown).
-    pub live: RwSignal<bool>,
-    /// The version of `data`, sent with the next poll.
-    version: StoredValue<Option<String>>,
-    /// A poll is in flight: another never overlaps it; one asked for meanwhile follows it.
-    polling: StoredValue<bool>,
-    again: StoredValue<bool>,
-    pub notice: RwSignal<Option<Notice>>,
-    pub busy: RwSignal<bool>,
-}
-
-impl Page {
-    /// Asks for the stored data, which comes back only if it changed (the poll, and after every
-    /// action). Never two at once.
-    pub fn reload(self) {
-        if self.polling.get_value() {
-            self.again.set_value(true);
-            return;
-        }
-        self.polling.set_value(true);
-        spawn_local(async move {
-            loop {
-                let (slug, since) = (self.slug.get_value(), self.version.get_value());
-                if let Ok(AdminPoll::Changed { version, data }) = poll_admin_workshop(slug, since).await {
-                    self.version.set_value(Some(version));
-                    self.data.set(data);
-                    // Once: setting it again would build the table anew (and lose its filter).
-                    if !self.live.get_untracked() {
-                        self.live.set(true);
-                    }
-                }
-                // An action finished while this poll was out: its result may have missed it.
-                if !self.again.get_value() {
-                    break;
-                }
-                self.again.set_value(false);
-            }
-            self.polling.set_value(false);
-        });
-    }
-
-    /// Runs an admin server function, then says how it went and reloads.
-    pub fn run<T: 'static>(
-        self,
-        done: impl FnOnce(T) -> String + 'static,
-        action: impl std::future::Future<Output = Result<T, AdminError>> + 'static,
-    ) {
-        self.busy.set(true);
-        spawn_local(async move {
-            let notice = match action.await {
-                Ok(value) => Notice::Done(done(value)),
-                Err(e) => Notice::Failed(e.to_string()),
-            };
-            self.notice.set(Some(notice));
-            self.busy.set(false);
-            self.reload();
-        });
-    }
-}
-
 /// The live page: an island, as it polls, filters and sorts in the browser. The server's rows
 /// come as `children` (plain HTML, what a browser without JavaScript keeps); the first poll
 /// replaces them with the live table.
 #[island]
 fn AdminWorkshopView(summary: AdminSummary, children: Children) -> impl IntoView {
-    let page = Page {
-        slug: StoredValue::new(summary.slug.clone()),
-        data: RwSignal::new(AdminWorkshop { summary, rows: Vec::new() }),
-        live: RwSignal::new(false),
-        version: StoredValue::new(None),
-        polling: StoredValue::new(false),
-        again: StoredValue::new(false),
-        notice: RwSignal::new(None),
-        busy: RwSignal::new(false),
-    };
+    let page = Page::new(summary);
     // The first poll at once, then every few seconds while the tab is visible.
     Effect::new(move |_| page.reload());
     every_visible(POLL, move || page.reload());
@@ -164,7 +81,7 @@ fn StaticClaims(rows: Vec<AdminRow>) -> impl IntoView {
     let minute = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
     let mut body = String::with_capacity(rows.len() * 200);
     for row in &rows {
-        let state = super::table::state_word(row);
+        let state = state_word(row);
         let _ = write!(
             body,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=num>{} of {}</td><td>{}</td><td>{state}</td><td>{}</td></tr>",

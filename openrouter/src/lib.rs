@@ -1,10 +1,13 @@
-//! OpenRouter management API: typed client (with retries, exactly-once key creation and a
-//! concurrency bound), wire types, errors, and an in-memory simulator of the same API (plus a
-//! minimal `/chat/completions`) for tests and demos.
+//! OpenRouter's management API as the minter uses it: a typed client (with retries,
+//! exactly-once key creation and a concurrency bound), wire types and errors; and, with the
+//! `simulator` feature, an in-memory simulator of the same API (plus a minimal
+//! `/chat/completions`) for tests and demos. Knows nothing of workshops.
 
 pub mod client;
 pub mod error;
+mod metrics;
 pub mod retry;
+#[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod types;
 
@@ -13,6 +16,7 @@ pub use client::{
 };
 pub use error::OpenRouterError;
 pub use retry::RetryPolicy;
+#[cfg(feature = "simulator")]
 pub use simulator::{SimulatedKey, Simulator, SpawnedSimulator};
 pub use types::{
     guardrail_drift, CreateGuardrail, CreateKey, CreatedKey, Guardrail, GuardrailPage, KeyAssignment,

@@ -1,6 +1,5 @@
 //! `Simulator::apply_fault_spec`: the grammar (valid and invalid strings) and what the parsed
 //! rules do to real requests.
-#![cfg(feature = "ssr")]
 
 mod support;
 
@@ -9,8 +8,8 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use app::openrouter::{CreateGuardrail, CreateKey, OpenRouterClient, OpenRouterError, RetryPolicy, Simulator};
-use support::openrouter::{raw, spawn, MGMT_KEY};
+use openrouter::{CreateGuardrail, CreateKey, OpenRouterClient, OpenRouterError, RetryPolicy, Simulator};
+use support::{raw, spawn, MGMT_KEY};
 
 fn key(name: &str) -> CreateKey {
     CreateKey { name: name.into(), ..Default::default() }

@@ -1,8 +1,9 @@
 //! Shared setup: a simulator on a loopback port and a client talking to it over real HTTP.
+#![allow(dead_code)]
 
 use std::time::Duration;
 
-use app::openrouter::{OpenRouterClient, RetryPolicy, Simulator, SpawnedSimulator};
+use openrouter::{OpenRouterClient, RetryPolicy, Simulator, SpawnedSimulator};
 
 /// Shaped like a real management key so redaction is tested against the real format.
 pub const MGMT_KEY: &str = "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";

@@ -1,5 +1,4 @@
 //! OpenRouterClient against the simulator over loopback HTTP.
-#![cfg(feature = "ssr")]
 
 mod support;
 
@@ -10,11 +9,11 @@ use reqwest::Method;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use app::openrouter::{
+use openrouter::{
     CreateGuardrail, CreateKey, OpenRouterClient, OpenRouterError, ResetInterval, RetryPolicy, UpdateGuardrail,
     UpdateKey,
 };
-use support::openrouter::{raw, raw_with_auth, spawn, MGMT_KEY};
+use support::{raw, raw_with_auth, spawn, MGMT_KEY};
 
 fn guardrail(name: &str) -> CreateGuardrail {
     CreateGuardrail {

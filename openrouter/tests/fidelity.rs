@@ -1,6 +1,5 @@
 //! The simulator's responses (and the client's request bodies) checked against OpenRouter's own
 //! OpenAPI file with a JSON-Schema validator, so the fake cannot drift from the real API.
-#![cfg(feature = "ssr")]
 
 mod support;
 
@@ -11,10 +10,10 @@ use jsonschema::Validator;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use app::openrouter::simulator::DEFAULT_WORKSPACE_ID;
-use app::openrouter::types::KeyHashes;
-use app::openrouter::{CreateGuardrail, CreateKey, ResetInterval, UpdateGuardrail, UpdateKey};
-use support::openrouter::{raw, raw_with_auth, spawn};
+use openrouter::simulator::DEFAULT_WORKSPACE_ID;
+use openrouter::types::KeyHashes;
+use openrouter::{CreateGuardrail, CreateKey, ResetInterval, UpdateGuardrail, UpdateKey};
+use support::{raw, raw_with_auth, spawn};
 
 const SPEC_REL: &str = "shared/openrouter/openapi-management.yaml";
 
@@ -274,7 +273,7 @@ async fn simulator_responses_match_spec_schemas() {
 
     let mut failures = Vec::new();
     for c in &cases {
-        let bearer = c.auth.then_some(support::openrouter::MGMT_KEY);
+        let bearer = c.auth.then_some(support::MGMT_KEY);
         let (status, body) = raw_with_auth(&base, c.method.clone(), &c.path, c.body.clone(), bearer).await;
         let what = format!("{} {} -> {status}", c.method, c.path);
         if status != c.status {

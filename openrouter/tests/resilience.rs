@@ -1,6 +1,5 @@
 //! Retries, exactly-once key creation, safe guardrail creation and the concurrency bound, against
 //! the simulator over loopback HTTP with injected faults.
-#![cfg(feature = "ssr")]
 
 mod support;
 
@@ -9,11 +8,11 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use app::openrouter::{
+use openrouter::{
     guardrail_drift, CreateGuardrail, CreateKey, Guardrail, OpenRouterClient, OpenRouterError, ResetInterval,
     RetryPolicy, UpdateGuardrail, UpdateKey,
 };
-use support::openrouter::{fast_retries, raw_with_auth, spawn_with, MGMT_KEY};
+use support::{fast_retries, raw_with_auth, spawn_with, MGMT_KEY};
 
 fn key(name: &str) -> CreateKey {
     CreateKey { name: name.into(), limit: Some(1.0), ..Default::default() }
@@ -42,12 +41,12 @@ async fn assert_key_works(base_url: &str, plaintext: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
-fn keys_named(sim: &app::openrouter::Simulator, name: &str) -> Vec<String> {
+fn keys_named(sim: &openrouter::Simulator, name: &str) -> Vec<String> {
     sim.keys().into_iter().filter(|k| k.info.name == name).map(|k| k.info.hash).collect()
 }
 
 /// Exactly one key is named `name`, and it is `hash`.
-fn assert_only_key(sim: &app::openrouter::Simulator, name: &str, hash: &str) {
+fn assert_only_key(sim: &openrouter::Simulator, name: &str, hash: &str) {
     assert_eq!(keys_named(sim, name), [hash], "keys named {name}");
 }
 

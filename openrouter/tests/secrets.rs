@@ -2,7 +2,6 @@
 //! on the recovery paths. Captures every tracing event and span field of the whole process (all
 //! levels, all threads) with a tiny in-test subscriber; this binary holds a single test because
 //! the subscriber is installed globally.
-#![cfg(feature = "ssr")]
 
 mod support;
 
@@ -15,8 +14,8 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-use app::openrouter::{CreateGuardrail, CreateKey, OpenRouterClient};
-use support::openrouter::{fast_retries, spawn_with, MGMT_KEY};
+use openrouter::{CreateGuardrail, CreateKey, OpenRouterClient};
+use support::{fast_retries, spawn_with, MGMT_KEY};
 
 #[derive(Clone, Default)]
 struct Capture {

@@ -1,6 +1,5 @@
 //! The simulator's `POST /chat/completions`: authentication by minted keys, refusals like
 //! OpenRouter's, and deterministic usage charged to the key.
-#![cfg(feature = "ssr")]
 
 mod support;
 
@@ -8,9 +7,9 @@ use chrono::{Duration as ChronoDuration, Utc};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use app::openrouter::simulator::{simulated_tokens, CANNED_COMPLETION, DEFAULT_PRICE_PER_MTOK};
-use app::openrouter::{CreateGuardrail, CreateKey, CreatedKey, UpdateKey};
-use support::openrouter::{raw, raw_with_auth, spawn, MGMT_KEY};
+use openrouter::simulator::{simulated_tokens, CANNED_COMPLETION, DEFAULT_PRICE_PER_MTOK};
+use openrouter::{CreateGuardrail, CreateKey, CreatedKey, UpdateKey};
+use support::{raw, raw_with_auth, spawn, MGMT_KEY};
 
 async fn chat(base_url: &str, bearer: Option<&str>, body: Value) -> (u16, Value) {
     raw_with_auth(base_url, Method::POST, "/chat/completions", Some(body), bearer).await
@@ -26,7 +25,7 @@ fn hello(model: &str) -> Value {
 /// Characters of `hello`'s message contents.
 const HELLO_CHARS: usize = "Be brief.".len() + "Hello, simulator!".len();
 
-async fn new_key(client: &app::openrouter::OpenRouterClient, limit: Option<f64>) -> CreatedKey {
+async fn new_key(client: &openrouter::OpenRouterClient, limit: Option<f64>) -> CreatedKey {
     client.create_key(&CreateKey { name: "attendee".into(), limit, ..Default::default() }).await.unwrap()
 }
 
