@@ -25,7 +25,12 @@ if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $wbg_vers
   cargo install wasm-bindgen-cli --version "$wbg_version"
 fi
 
+# The test tools (the demo and the bench set MINTER_SETUP_BROWSER=0 and skip them).
 if [[ "${MINTER_SETUP_BROWSER:-1}" == 1 ]]; then
+  if [[ "$(cargo deny --version 2>/dev/null || true)" != *"0.20.2"* ]]; then
+    log "installing cargo-deny 0.20.2 (a few minutes, once)"
+    cargo install cargo-deny --version 0.20.2 --locked
+  fi
   # The snippet tests run the pasted code with the real SDKs: Python's venv and curl.
   if ! python3 -m venv --help >/dev/null 2>&1 || ! command -v curl >/dev/null; then
     log "installing python3-venv and curl (Debian packages) for the snippet tests"

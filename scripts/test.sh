@@ -16,6 +16,20 @@ if command -v pg_lsclusters >/dev/null && ! pg_lsclusters --no-header | grep -q 
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
 fi
 
+echo "==> dependencies: licences, bans, sources and known vulnerabilities (cargo deny, deny.toml)"
+cargo deny -L error check --hide-inclusion-graph bans licenses sources
+# The advisory database is a git repository on github.com: refreshed where it can be; the copy
+# on this machine is then checked against, and its date printed (machines without github.com
+# keep an older copy).
+cargo deny fetch db >/dev/null 2>&1 || true
+advisory_db="$(compgen -G "${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/*/.git" | head -1 || true)"
+if [[ -n "$advisory_db" ]]; then
+  echo "advisory database of $(git -C "$(dirname "$advisory_db")" log -1 --format=%cs)"
+  cargo deny -L error --offline check --hide-inclusion-graph advisories
+else
+  echo "SKIPPED: cargo deny check advisories (github.com/RustSec/advisory-db cannot be fetched from here)"
+fi
+
 echo "==> unit, contract and integration tests"
 # One invocation, so app and server share one build of their dependencies.
 cargo test -p openrouter -p app -p server -p bench --features app/ssr
