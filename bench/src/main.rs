@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use sqlx::{Connection, Executor};
 
 use openrouter::simulator::Simulator;
 use process::{Launch, ServerProcess};
@@ -66,8 +65,13 @@ async fn main() {
 async fn run(args: &Args) -> Result<(), String> {
     let workdir = std::env::temp_dir().join(format!("minter-bench-{}", rand::random::<u32>()));
     std::fs::create_dir_all(&workdir).map_err(|e| e.to_string())?;
-    let (database_url, database) = match &args.postgres {
-        Some(url) => (fresh_postgres(url).await?, "Postgres"),
+    // A database of its own on the Postgres server, dropped at the end.
+    let postgres = match &args.postgres {
+        Some(url) => Some(testkit::ThrowawayDatabase::create_on(url).await.map_err(|e| format!("Postgres: {e}"))?),
+        None => None,
+    };
+    let (database_url, database) = match &postgres {
+        Some(db) => (db.url(), "Postgres"),
         None => (format!("sqlite://{}/bench.db", workdir.display()), "SQLite"),
     };
 
@@ -223,9 +227,7 @@ async fn run(args: &Args) -> Result<(), String> {
     }
     println!("\nserver peak RSS over the whole run: {:.1} MB", server.peak_rss_mib());
     drop(server);
-    if let Some(url) = &args.postgres {
-        drop_postgres(url, &database_url).await;
-    }
+    drop(postgres);
     let _ = std::fs::remove_dir_all(&workdir);
     Ok(())
 }
@@ -254,20 +256,5 @@ fn print_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) {
     println!("|{}", "---|".repeat(header.len()));
     for row in rows {
         println!("| {} |", row.join(" | "));
-    }
-}
-
-async fn fresh_postgres(admin_url: &str) -> Result<String, String> {
-    let name = format!("minter_bench_{}", rand::random::<u32>());
-    let mut conn = sqlx::PgConnection::connect(admin_url).await.map_err(|e| format!("Postgres: {e}"))?;
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await.map_err(|e| format!("Postgres: {e}"))?;
-    let (server, _) = admin_url.rsplit_once('/').ok_or("the Postgres URL names no database")?;
-    Ok(format!("{server}/{name}"))
-}
-
-async fn drop_postgres(admin_url: &str, database_url: &str) {
-    let Some((_, name)) = database_url.rsplit_once('/') else { return };
-    if let Ok(mut conn) = sqlx::PgConnection::connect(admin_url).await {
-        let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
     }
 }

@@ -212,7 +212,7 @@ async fn each_broken_setting_is_reported_with_its_fix() {
     problem(&output, "migrations", "0 of 5 applied");
 
     // TLS that cannot be trusted: another CA than the server's.
-    let cluster = support::pg_cluster::Cluster::start_with_tls(&["localhost"]);
+    let cluster = testkit::cluster::Cluster::start_with_tls(&["localhost"]);
     let url = cluster.url("localhost", &format!("sslmode=verify-full&sslrootcert={}", cluster.other_ca.display()));
     let (code, output) = world.doctor(&files, &[("DATABASE_URL", Some(&url))]).await;
     assert_eq!(code, 1);

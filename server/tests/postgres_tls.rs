@@ -8,7 +8,7 @@ mod support;
 use sqlx::{Connection, PgConnection};
 
 use app::store::StoreError;
-use support::pg_cluster::Cluster;
+use testkit::cluster::Cluster;
 
 /// Whether every connection to the database of `url`, other than the observer's, is encrypted, and
 /// how many there are.

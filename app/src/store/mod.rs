@@ -1,9 +1,10 @@
-//! Storage: one interface, two backends (Postgres in production, SQLite embedded).
-//!
-//! Both backends pass the same contract tests (`app/tests/store_contract.rs`).
+//! Storage: one interface ([`Store`]) and one implementation of it (`sql.rs`) for two databases,
+//! Postgres in production and SQLite embedded; `postgres.rs` and `sqlite.rs` hold only where they
+//! truly differ. Both pass the same contract tests (`app/tests/store_contract.rs`).
 
 pub mod inspect;
 mod postgres;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 pub use postgres::PgStore;
+pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]

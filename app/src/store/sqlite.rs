@@ -1,26 +1,25 @@
-//! SQLite backend, the embedded default. Money is decimal TEXT (exact), times are UTC TEXT.
-//! Writes are serialised by SQLite itself; `BEGIN IMMEDIATE` takes the write lock up front so
-//! that a reserve never has to upgrade a read lock (which could fail with SQLITE_BUSY).
+//! SQLite, the embedded default: what it does differently from Postgres (see `sql.rs` for
+//! everything shared). Money is decimal TEXT (exact), times are UTC TEXT. Writes are serialised
+//! by SQLite itself; `BEGIN IMMEDIATE` takes the write lock up front so that a transaction never
+//! has to upgrade a read lock (which could fail with SQLITE_BUSY).
 
 use std::str::FromStr;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
-use sqlx::Row;
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+use super::sql::{attendance_columns, AttendanceRow, Db, Dialect, Money, SqlStore, CLAIMED_WITH_OTHER_SIGN_IN};
 use super::*;
 
 /// The SQLite schema, as this binary knows it.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
+/// Opens a SQLite store.
+pub struct SqliteStore;
 
 impl SqliteStore {
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    pub async fn connect(url: &str) -> StoreResult<SqlStore> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -30,690 +29,113 @@ impl SqliteStore {
         let max = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 8 };
         let pool = SqlitePoolOptions::new().max_connections(max).connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
-    }
-
-    /// Deletes the attendee's `reserved` row (only if reserved before `reserved_before`, when
-    /// given) and gives its slot back to the pool, in one transaction; whether a row went.
-    async fn release_reserved(
-        &self,
-        user_id: &str,
-        workshop_slug: &str,
-        reserved_before: Option<DateTime<Utc>>,
-    ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let deleted = sqlx::query(
-            "DELETE FROM workshop_attendance
-             WHERE user_id = ?1 AND workshop_slug = ?2 AND status = 'reserved'
-               AND (?3 IS NULL OR reserved_at < ?3)",
-        )
-        .bind(user_id)
-        .bind(workshop_slug)
-        .bind(reserved_before)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if deleted == 1 {
-            sqlx::query("UPDATE workshop_pool SET claimed = claimed - 1 WHERE workshop_slug = ?1")
-                .bind(workshop_slug)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(deleted == 1)
+        Ok(SqlStore { db: Db::Sqlite(pool) })
     }
 }
 
-fn decimal(row: &SqliteRow, column: &str) -> StoreResult<Decimal> {
-    let text: String = row.try_get(column)?;
-    Decimal::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-}
+impl Dialect for Sqlite {
+    // The write lock taken at BEGIN already excludes every other writer.
+    const FOR_UPDATE: &'static str = "";
 
-fn profile_from_row(row: &SqliteRow) -> StoreResult<AttendeeProfile> {
-    Ok(AttendeeProfile {
-        user_id: row.try_get("user_id")?,
-        email: row.try_get("email")?,
-        email_normalized: row.try_get("email_normalized")?,
-        display_name: row.try_get("display_name")?,
-        auth_provider: row.try_get("auth_provider")?,
-    })
-}
-
-fn attendee_from_row(row: &SqliteRow) -> StoreResult<Attendee> {
-    Ok(Attendee {
-        profile: profile_from_row(row)?,
-        marketing_opted_in: row.try_get("marketing_opted_in")?,
-        marketing_opted_in_at: row.try_get("marketing_opted_in_at")?,
-        marketing_opted_in_workshop: row.try_get("marketing_opted_in_workshop")?,
-        first_seen_at: row.try_get("first_seen_at")?,
-        last_seen_at: row.try_get("last_seen_at")?,
-    })
-}
-
-fn attendance_from_row(row: &SqliteRow) -> StoreResult<Attendance> {
-    Ok(Attendance {
-        user_id: row.try_get("user_id")?,
-        workshop_slug: row.try_get("workshop_slug")?,
-        status: ClaimStatus::parse(row.try_get("status")?)?,
-        reserved_at: row.try_get("reserved_at")?,
-        or_key_hash: row.try_get("or_key_hash")?,
-        or_key_plaintext: row.try_get("or_key_plaintext")?,
-        key_label: row.try_get("key_label")?,
-        limit_usd: decimal(row, "limit_usd")?,
-        expires_at: row.try_get("expires_at")?,
-        or_guardrail_id: row.try_get("or_guardrail_id")?,
-        guardrail_attached_at: row.try_get("guardrail_attached_at")?,
-        usage_usd: decimal(row, "usage_usd")?,
-        usage_synced_at: row.try_get("usage_synced_at")?,
-        attended_at: row.try_get("attended_at")?,
-        disabled_at: row.try_get("disabled_at")?,
-        bind_attempts: row.try_get::<i64, _>("bind_attempts")?.try_into().unwrap_or(0),
-        next_bind_at: row.try_get("next_bind_at")?,
-        retired_usage_usd: decimal(row, "retired_usage_usd")?,
-    })
-}
-
-const SELECT_ATTENDANCE: &str = "SELECT * FROM workshop_attendance WHERE user_id = ?1 AND workshop_slug = ?2";
-
-#[async_trait]
-impl Store for SqliteStore {
-    async fn upsert_attendee(&self, p: &AttendeeProfile, now: DateTime<Utc>) -> StoreResult<Attendee> {
-        let row = sqlx::query(
-            "INSERT INTO attendees (user_id, email, email_normalized, display_name, auth_provider, first_seen_at, last_seen_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-             ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, email_normalized = excluded.email_normalized,
-                 display_name = excluded.display_name, auth_provider = excluded.auth_provider, last_seen_at = excluded.last_seen_at
-             RETURNING *",
-        )
-        .bind(&p.user_id)
-        .bind(&p.email)
-        .bind(&p.email_normalized)
-        .bind(&p.display_name)
-        .bind(&p.auth_provider)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        attendee_from_row(&row)
+    async fn begin_write(pool: &SqlitePool) -> sqlx::Result<sqlx::Transaction<'static, Sqlite>> {
+        pool.begin_with("BEGIN IMMEDIATE").await
     }
 
-    async fn attendee(&self, user_id: &str) -> StoreResult<Option<Attendee>> {
-        let row =
-            sqlx::query("SELECT * FROM attendees WHERE user_id = ?1").bind(user_id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(attendee_from_row).transpose()
-    }
-
-    async fn record_marketing_consent(
-        &self,
-        user_id: &str,
-        workshop_slug: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        // The write lock up front: one attendee's consents change one request at a time.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let given = sqlx::query(
-            "INSERT INTO marketing_consents (user_id, workshop_slug, given_at)
-             SELECT ?1, ?2, ?3 WHERE NOT EXISTS (
-                 SELECT 1 FROM marketing_consents WHERE user_id = ?1 AND workshop_slug = ?2 AND withdrawn_at IS NULL)",
-        )
-        .bind(user_id)
-        .bind(workshop_slug)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if given == 1 {
-            sqlx::query(
-                "UPDATE attendees SET marketing_opted_in = 1, marketing_opted_in_at = ?2, marketing_opted_in_workshop = ?3
-                 WHERE user_id = ?1",
-            )
-            .bind(user_id)
-            .bind(now)
-            .bind(workshop_slug)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+    async fn lock_attendee(_tx: &mut sqlx::Transaction<'static, Sqlite>, _user_id: &str) -> sqlx::Result<()> {
         Ok(())
     }
+}
 
-    async fn withdraw_marketing_consent(
-        &self,
-        user_id: &str,
-        workshop_slug: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let withdrawn = sqlx::query(
-            "UPDATE marketing_consents SET withdrawn_at = ?3
-             WHERE user_id = ?1 AND workshop_slug = ?2 AND withdrawn_at IS NULL",
-        )
-        .bind(user_id)
-        .bind(workshop_slug)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if withdrawn > 0 {
-            let latest: Option<(String, DateTime<Utc>)> = sqlx::query_as(
-                "SELECT workshop_slug, given_at FROM marketing_consents WHERE user_id = ?1 AND withdrawn_at IS NULL
-                 ORDER BY given_at DESC LIMIT 1",
-            )
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE attendees SET marketing_opted_in = ?2, marketing_opted_in_at = ?3, marketing_opted_in_workshop = ?4
-                 WHERE user_id = ?1",
-            )
-            .bind(user_id)
-            .bind(latest.is_some())
-            .bind(latest.as_ref().map(|(_, at)| *at))
-            .bind(latest.as_ref().map(|(slug, _)| slug.as_str()))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(withdrawn > 0)
-    }
-
-    async fn marketing_consent(&self, user_id: &str, workshop_slug: &str) -> StoreResult<Option<MarketingConsent>> {
-        let row: Option<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
-            "SELECT workshop_slug, given_at, withdrawn_at FROM marketing_consents
-             WHERE user_id = ?1 AND workshop_slug = ?2 ORDER BY given_at DESC LIMIT 1",
-        )
-        .bind(user_id)
-        .bind(workshop_slug)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|(workshop_slug, given_at, withdrawn_at)| MarketingConsent {
-            workshop_slug,
-            given_at,
-            withdrawn_at,
-        }))
-    }
-
-    async fn workshop_leads(&self, workshop_slug: &str) -> StoreResult<Vec<(AttendeeProfile, MarketingConsent)>> {
-        let rows = sqlx::query(
-            "SELECT a.user_id, a.email, a.email_normalized, a.display_name, a.auth_provider, c.given_at
-             FROM marketing_consents c JOIN attendees a ON a.user_id = c.user_id
-             WHERE c.workshop_slug = ?1 AND c.withdrawn_at IS NULL
-             ORDER BY c.given_at, a.user_id",
-        )
-        .bind(workshop_slug)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    profile_from_row(row)?,
-                    MarketingConsent {
-                        workshop_slug: workshop_slug.to_string(),
-                        given_at: row.try_get("given_at")?,
-                        withdrawn_at: None,
-                    },
-                ))
-            })
-            .collect()
-    }
-
-    async fn reserve_claim(
-        &self,
-        r: &NewReservation,
-        pool_size: u32,
-        stale_after: chrono::Duration,
-    ) -> StoreResult<Reservation> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(row) =
-            sqlx::query(SELECT_ATTENDANCE).bind(&r.user_id).bind(&r.workshop_slug).fetch_optional(&mut *tx).await?
-        {
-            let existing = attendance_from_row(&row)?;
-            if existing.is_stale_reservation(r.now, stale_after) {
-                sqlx::query(
-                    "UPDATE workshop_attendance SET reserved_at = ?3 WHERE user_id = ?1 AND workshop_slug = ?2",
-                )
+/// Reserves a pool slot and the attendee's row, under the one write lock.
+pub(super) async fn reserve_claim(
+    pool: &SqlitePool,
+    r: &NewReservation,
+    pool_size: u32,
+    stale_after: chrono::Duration,
+) -> StoreResult<Reservation> {
+    let mut tx = Sqlite::begin_write(pool).await?;
+    let select =
+        format!("SELECT {} FROM workshop_attendance WHERE user_id = $1 AND workshop_slug = $2", attendance_columns(""));
+    let existing: Option<AttendanceRow> =
+        sqlx::query_as(&select).bind(&r.user_id).bind(&r.workshop_slug).fetch_optional(&mut *tx).await?;
+    if let Some(existing) = existing {
+        let existing = Attendance::try_from(existing)?;
+        if existing.is_stale_reservation(r.now, stale_after) {
+            sqlx::query("UPDATE workshop_attendance SET reserved_at = $3 WHERE user_id = $1 AND workshop_slug = $2")
                 .bind(&r.user_id)
                 .bind(&r.workshop_slug)
                 .bind(r.now)
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
-                return Ok(Reservation::TakenOver(Attendance { reserved_at: r.now, ..existing }));
-            }
-            tx.rollback().await?;
-            return Ok(Reservation::Existing(existing));
+            tx.commit().await?;
+            return Ok(Reservation::TakenOver(Attendance { reserved_at: r.now, ..existing }));
         }
-        // One key per email address, whichever way its owner signs in.
-        if let Some(auth_provider) = sqlx::query_scalar::<_, String>(
-            "SELECT a.auth_provider FROM workshop_attendance w JOIN attendees a ON a.user_id = w.user_id
-             WHERE w.workshop_slug = ?1 AND w.user_id <> ?2
-               AND a.email_normalized = (SELECT email_normalized FROM attendees WHERE user_id = ?2)
-             LIMIT 1",
-        )
+        tx.rollback().await?;
+        return Ok(Reservation::Existing(existing));
+    }
+    // One key per email address, whichever way its owner signs in.
+    if let Some(auth_provider) = sqlx::query_scalar::<_, String>(CLAIMED_WITH_OTHER_SIGN_IN)
         .bind(&r.workshop_slug)
         .bind(&r.user_id)
         .fetch_optional(&mut *tx)
         .await?
-        {
-            tx.rollback().await?;
-            return Ok(Reservation::ClaimedWithOtherSignIn { auth_provider });
-        }
-        sqlx::query("INSERT INTO workshop_pool (workshop_slug, claimed) VALUES (?1, 0) ON CONFLICT DO NOTHING")
+    {
+        tx.rollback().await?;
+        return Ok(Reservation::ClaimedWithOtherSignIn { auth_provider });
+    }
+    sqlx::query("INSERT INTO workshop_pool (workshop_slug, claimed) VALUES ($1, 0) ON CONFLICT DO NOTHING")
+        .bind(&r.workshop_slug)
+        .execute(&mut *tx)
+        .await?;
+    let took_slot =
+        sqlx::query("UPDATE workshop_pool SET claimed = claimed + 1 WHERE workshop_slug = $1 AND claimed < $2")
             .bind(&r.workshop_slug)
+            .bind(i64::from(pool_size))
             .execute(&mut *tx)
-            .await?;
-        let took_slot =
-            sqlx::query("UPDATE workshop_pool SET claimed = claimed + 1 WHERE workshop_slug = ?1 AND claimed < ?2")
-                .bind(&r.workshop_slug)
-                .bind(i64::from(pool_size))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
-        if !took_slot {
-            tx.rollback().await?;
-            return Ok(Reservation::PoolFull);
-        }
-        let row = sqlx::query(
-            "INSERT INTO workshop_attendance (user_id, workshop_slug, status, reserved_at, key_label, limit_usd, expires_at, attended_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?4) RETURNING *",
-        )
+            .await?
+            .rows_affected()
+            == 1;
+    if !took_slot {
+        tx.rollback().await?;
+        return Ok(Reservation::PoolFull);
+    }
+    let insert = format!(
+        "INSERT INTO workshop_attendance (user_id, workshop_slug, status, reserved_at, key_label, limit_usd, expires_at, attended_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $4) RETURNING {}",
+        attendance_columns("")
+    );
+    let row: AttendanceRow = sqlx::query_as(&insert)
         .bind(&r.user_id)
         .bind(&r.workshop_slug)
         .bind(ClaimStatus::Reserved.as_str())
         .bind(r.now)
         .bind(&r.key_label)
-        .bind(r.limit_usd.to_string())
+        .bind(Money(r.limit_usd))
         .bind(r.expires_at)
         .fetch_one(&mut *tx)
         .await?;
-        tx.commit().await?;
-        Ok(Reservation::Reserved(attendance_from_row(&row)?))
-    }
+    tx.commit().await?;
+    Ok(Reservation::Reserved(row.try_into()?))
+}
 
-    async fn save_minted_key(&self, user_id: &str, workshop_slug: &str, key: &MintedKey) -> StoreResult<()> {
-        let saved = sqlx::query(
-            "UPDATE workshop_attendance SET status = ?3, or_key_hash = ?4, or_key_plaintext = ?5
-             WHERE user_id = ?1 AND workshop_slug = ?2 AND status = 'reserved'",
-        )
-        .bind(user_id)
-        .bind(workshop_slug)
-        .bind(ClaimStatus::Minted.as_str())
-        .bind(&key.hash)
-        .bind(&key.plaintext)
-        .execute(&self.pool)
-        .await?;
-        match saved.rows_affected() {
-            1 => Ok(()),
-            _ => Err(StoreError::NotReserved),
-        }
-    }
-
-    async fn mark_bound(
-        &self,
-        user_id: &str,
-        workshop_slug: &str,
-        guardrail_id: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE workshop_attendance SET or_guardrail_id = ?3, guardrail_attached_at = ?4
-             WHERE user_id = ?1 AND workshop_slug = ?2",
-        )
-        .bind(user_id)
-        .bind(workshop_slug)
-        .bind(guardrail_id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn release_claim(&self, user_id: &str, workshop_slug: &str) -> StoreResult<()> {
-        self.release_reserved(user_id, workshop_slug, None).await.map(|_| ())
-    }
-
-    async fn attendance(&self, user_id: &str, workshop_slug: &str) -> StoreResult<Option<Attendance>> {
-        let row = sqlx::query(SELECT_ATTENDANCE).bind(user_id).bind(workshop_slug).fetch_optional(&self.pool).await?;
-        row.as_ref().map(attendance_from_row).transpose()
-    }
-
-    async fn claimed_count(&self, workshop_slug: &str) -> StoreResult<u32> {
-        let claimed: Option<i64> = sqlx::query_scalar("SELECT claimed FROM workshop_pool WHERE workshop_slug = ?1")
-            .bind(workshop_slug)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(claimed.unwrap_or(0).try_into().unwrap_or(0))
-    }
-
-    async fn guardrail_id(&self, workshop_slug: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT guardrail_id FROM workshop_guardrails WHERE workshop_slug = ?1")
-            .bind(workshop_slug)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    async fn save_guardrail_id(&self, workshop_slug: &str, guardrail_id: &str) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO workshop_guardrails (workshop_slug, guardrail_id) VALUES (?1, ?2)
-             ON CONFLICT (workshop_slug) DO UPDATE SET guardrail_id = excluded.guardrail_id",
-        )
-        .bind(workshop_slug)
-        .bind(guardrail_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn try_acquire_guardrail_lease(
-        &self,
-        workshop_slug: &str,
-        holder: &str,
-        now: DateTime<Utc>,
-        ttl: chrono::Duration,
-    ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let current: Option<(String, DateTime<Utc>)> =
-            sqlx::query_as("SELECT holder, expires_at FROM guardrail_leases WHERE workshop_slug = ?1")
-                .bind(workshop_slug)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let taken = match current {
-            Some((current, expires_at)) if current != holder && expires_at > now => false,
-            Some(_) => {
-                sqlx::query("UPDATE guardrail_leases SET holder = ?2, expires_at = ?3 WHERE workshop_slug = ?1")
-                    .bind(workshop_slug)
-                    .bind(holder)
-                    .bind(now + ttl)
-                    .execute(&mut *tx)
-                    .await?;
-                true
-            }
-            // A parallel insert wins the conflict and this one takes nothing.
-            None => {
-                sqlx::query(
-                    "INSERT INTO guardrail_leases (workshop_slug, holder, expires_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(workshop_slug)
-                .bind(holder)
-                .bind(now + ttl)
+/// A page of keys' usage, one statement per key in one transaction (SQLite has no arrays).
+pub(super) async fn record_usage(
+    pool: &SqlitePool,
+    usage: &[(String, Decimal)],
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let mut tx = pool.begin().await?;
+    let mut updated = 0;
+    for (hash, amount) in usage {
+        updated +=
+            sqlx::query("UPDATE workshop_attendance SET usage_usd = $2, usage_synced_at = $3 WHERE or_key_hash = $1")
+                .bind(hash)
+                .bind(Money(*amount))
+                .bind(now)
                 .execute(&mut *tx)
                 .await?
-                .rows_affected()
-                    == 1
-            }
-        };
-        tx.commit().await?;
-        Ok(taken)
-    }
-
-    async fn release_guardrail_lease(&self, workshop_slug: &str, holder: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM guardrail_leases WHERE workshop_slug = ?1 AND holder = ?2")
-            .bind(workshop_slug)
-            .bind(holder)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn record_usage(&self, usage: &[(String, Decimal)], now: DateTime<Utc>) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await?;
-        let mut updated = 0;
-        for (hash, amount) in usage {
-            updated += sqlx::query(
-                "UPDATE workshop_attendance SET usage_usd = ?2, usage_synced_at = ?3 WHERE or_key_hash = ?1",
-            )
-            .bind(hash)
-            .bind(amount.to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
-        tx.commit().await?;
-        Ok(updated)
-    }
-
-    async fn workshop_attendance(&self, workshop_slug: &str) -> StoreResult<Vec<(Attendee, Attendance)>> {
-        let rows = sqlx::query(
-            "SELECT w.*, a.email, a.email_normalized, a.display_name, a.auth_provider, a.marketing_opted_in,
-                    a.marketing_opted_in_at, a.marketing_opted_in_workshop, a.first_seen_at, a.last_seen_at
-             FROM workshop_attendance w JOIN attendees a USING (user_id)
-             WHERE w.workshop_slug = ?1 ORDER BY w.reserved_at, w.user_id",
-        )
-        .bind(workshop_slug)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|row| Ok((attendee_from_row(row)?, attendance_from_row(row)?))).collect()
-    }
-
-    async fn mark_disabled(&self, user_id: &str, workshop_slug: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE workshop_attendance SET disabled_at = COALESCE(disabled_at, ?3)
-             WHERE user_id = ?1 AND workshop_slug = ?2",
-        )
-        .bind(user_id)
-        .bind(workshop_slug)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn rotate_key(&self, r: &KeyRotation) -> StoreResult<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let Some(row) = sqlx::query(&format!("{SELECT_ATTENDANCE} AND or_key_hash = ?3"))
-            .bind(&r.user_id)
-            .bind(&r.workshop_slug)
-            .bind(&r.old_hash)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            tx.rollback().await?;
-            return Ok(false);
-        };
-        // Exact decimal arithmetic here: SQLite would add the TEXT columns as floats.
-        let retired = attendance_from_row(&row)?.retired_usage_usd + r.old_usage_usd;
-        sqlx::query(
-            "UPDATE workshop_attendance SET or_key_hash = ?3, or_key_plaintext = ?4, key_label = ?5, limit_usd = ?6,
-                 usage_usd = '0', usage_synced_at = NULL, or_guardrail_id = NULL, guardrail_attached_at = NULL,
-                 disabled_at = NULL, bind_attempts = 0, next_bind_at = NULL, retired_usage_usd = ?7
-             WHERE user_id = ?1 AND workshop_slug = ?2",
-        )
-        .bind(&r.user_id)
-        .bind(&r.workshop_slug)
-        .bind(&r.new_key.hash)
-        .bind(&r.new_key.plaintext)
-        .bind(&r.new_label)
-        .bind(r.new_limit_usd.to_string())
-        .bind(retired.to_string())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO retired_keys (or_key_hash, user_id, workshop_slug, key_label, usage_usd, retired_at, retired_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .bind(&r.old_hash)
-        .bind(&r.user_id)
-        .bind(&r.workshop_slug)
-        .bind(&r.old_label)
-        .bind(r.old_usage_usd.to_string())
-        .bind(r.now)
-        .bind(&r.retired_by)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn retired_key_hashes(&self, workshop_slug: &str) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT or_key_hash FROM retired_keys WHERE workshop_slug = ?1")
-            .bind(workshop_slug)
-            .fetch_all(&self.pool)
-            .await?)
-    }
-
-    async fn known_key_hashes(&self) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT or_key_hash FROM workshop_attendance WHERE or_key_hash IS NOT NULL
-             UNION SELECT or_key_hash FROM retired_keys",
-        )
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    async fn set_claims_paused(
-        &self,
-        workshop_slug: &str,
-        paused_by: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO workshop_controls (workshop_slug, claims_paused_at, claims_paused_by) VALUES (?1, ?2, ?3)
-             ON CONFLICT (workshop_slug) DO UPDATE
-                 SET claims_paused_at = excluded.claims_paused_at, claims_paused_by = excluded.claims_paused_by",
-        )
-        .bind(workshop_slug)
-        .bind(paused_by.map(|_| now))
-        .bind(paused_by)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn claims_pauses(&self, workshop_slug: &str) -> StoreResult<Vec<ClaimsPause>> {
-        let rows: Vec<(String, DateTime<Utc>, Option<String>)> = sqlx::query_as(
-            "SELECT workshop_slug, claims_paused_at, claims_paused_by FROM workshop_controls
-             WHERE workshop_slug IN (?1, ?2) AND claims_paused_at IS NOT NULL
-             ORDER BY workshop_slug = ?2 DESC",
-        )
-        .bind(workshop_slug)
-        .bind(EVERY_WORKSHOP)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(slug, paused_at, by)| ClaimsPause {
-                paused_at,
-                paused_by: by.unwrap_or_default(),
-                everywhere: slug == EVERY_WORKSHOP,
-            })
-            .collect())
-    }
-
-    async fn unbound_keys_due(&self, now: DateTime<Utc>) -> StoreResult<Vec<Attendance>> {
-        let rows = sqlx::query(
-            "SELECT * FROM workshop_attendance
-             WHERE status = 'minted' AND guardrail_attached_at IS NULL AND disabled_at IS NULL
-               AND (next_bind_at IS NULL OR next_bind_at <= ?1)
-             ORDER BY reserved_at",
-        )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(attendance_from_row).collect()
-    }
-
-    async fn record_bind_failure(&self, user_id: &str, workshop_slug: &str, next_at: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE workshop_attendance SET bind_attempts = bind_attempts + 1, next_bind_at = ?3
-             WHERE user_id = ?1 AND workshop_slug = ?2",
-        )
-        .bind(user_id)
-        .bind(workshop_slug)
-        .bind(next_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn mark_unbound(&self, user_id: &str, workshop_slug: &str, next_at: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE workshop_attendance SET or_guardrail_id = NULL, guardrail_attached_at = NULL, next_bind_at = ?3
-             WHERE user_id = ?1 AND workshop_slug = ?2",
-        )
-        .bind(user_id)
-        .bind(workshop_slug)
-        .bind(next_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn release_stale_claim(
-        &self,
-        user_id: &str,
-        workshop_slug: &str,
-        reserved_before: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        self.release_reserved(user_id, workshop_slug, Some(reserved_before)).await
-    }
-
-    async fn record_orphan(
-        &self,
-        workshop_slug: &str,
-        hash: &str,
-        key_label: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let inserted = sqlx::query(
-            "INSERT INTO orphan_keys (or_key_hash, workshop_slug, key_label, disabled_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(hash)
-        .bind(workshop_slug)
-        .bind(key_label)
-        .bind(now)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(inserted == 1)
-    }
-
-    async fn orphans_fixed(&self, workshop_slug: &str) -> StoreResult<u32> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orphan_keys WHERE workshop_slug = ?1")
-            .bind(workshop_slug)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n.try_into().unwrap_or(u32::MAX))
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn try_lead(&self) -> StoreResult<Option<Leadership>> {
-        Ok(Some(Leadership::sqlite()))
-    }
-
-    async fn consume_login_state(&self, id: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
-        sqlx::query("DELETE FROM used_login_states WHERE expires_at < ?1").bind(now).execute(&self.pool).await?;
-        let inserted =
-            sqlx::query("INSERT INTO used_login_states (id, expires_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
-                .bind(id)
-                .bind(expires_at)
-                .execute(&self.pool)
-                .await?
                 .rows_affected();
-        Ok(inserted == 1)
     }
-
-    async fn revoke_session(&self, id: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("DELETE FROM revoked_sessions WHERE expires_at < ?1").bind(now).execute(&self.pool).await?;
-        sqlx::query("INSERT INTO revoked_sessions (id, expires_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
-            .bind(id)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn session_revoked(&self, id: &str) -> StoreResult<bool> {
-        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM revoked_sessions WHERE id = ?1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(found.is_some())
-    }
+    tx.commit().await?;
+    Ok(updated)
 }

@@ -8,7 +8,6 @@ pub mod app_server;
 pub mod fake_github;
 pub mod hostile;
 pub mod oidc_mock;
-pub mod pg_cluster;
 pub mod process;
 pub mod raw_http;
 
@@ -89,26 +88,7 @@ pub fn bind_loopback() -> std::net::TcpListener {
 }
 
 /// A fresh database on TEST_POSTGRES_URL, dropped at the end.
-pub async fn fresh_postgres() -> (String, impl Drop) {
-    let admin =
-        std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("minter_bg_{}", rand::random::<u64>());
-    let mut conn = PgConnection::connect(&admin).await.expect("Postgres at TEST_POSTGRES_URL");
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    struct Drops(String, String);
-    impl Drop for Drops {
-        fn drop(&mut self) {
-            let (admin, name) = (self.0.clone(), self.1.clone());
-            let _ = std::thread::spawn(move || {
-                tokio::runtime::Runtime::new().unwrap().block_on(async {
-                    if let Ok(mut conn) = PgConnection::connect(&admin).await {
-                        let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
-                    }
-                })
-            })
-            .join();
-        }
-    }
-    (format!("{base}/{name}"), Drops(admin.clone(), name))
+pub async fn fresh_postgres() -> (String, testkit::ThrowawayDatabase) {
+    let db = testkit::ThrowawayDatabase::create().await;
+    (db.url(), db)
 }
