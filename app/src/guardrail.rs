@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use rand::distr::{Alphanumeric, SampleString};
 use tracing::{info, warn};
 
@@ -74,10 +74,21 @@ pub fn desired(workshop: &Workshop) -> CreateGuardrail {
     }
 }
 
-/// The workshop's guardrail id: from the database (checked once per process for drift from the
-/// YAML), else found by name or created by whoever holds the workshop's lease, so that requests
-/// and replicas racing at the first claim make one guardrail.
+/// The workshop's guardrail id: known to this process, else from the database (checked once per
+/// process for drift from the YAML), else found by name or created by whoever holds the
+/// workshop's lease, so that requests and replicas racing at the first claim make one guardrail.
 pub async fn ensure(state: &AppState, workshop: &Workshop) -> Result<String, GuardrailError> {
+    let slug = workshop.slug.as_str();
+    if let Some(id) = state.known_guardrail_id(slug) {
+        repair_drift(state, workshop, &id).await;
+        return Ok(id);
+    }
+    let id = find_or_create(state, workshop).await?;
+    state.remember_guardrail_id(slug, &id);
+    Ok(id)
+}
+
+async fn find_or_create(state: &AppState, workshop: &Workshop) -> Result<String, GuardrailError> {
     let slug = workshop.slug.as_str();
     let holder = Alphanumeric.sample_string(&mut rand::rng(), 16);
     let deadline = tokio::time::Instant::now() + WAIT_FOR_ANOTHER;
@@ -169,13 +180,23 @@ pub async fn bind(state: &AppState, workshop: &Workshop, row: &Attendance) -> Re
     Ok(guardrail_id)
 }
 
-/// Assigns the key `hash` of `row` to the guardrail `guardrail_id` and marks the row bound.
-/// Idempotent: a key already assigned is counted again.
-pub async fn assign(state: &AppState, guardrail_id: &str, row: &Attendance, hash: &str) -> Result<(), BindError> {
+/// Assigns the key `hash` of `row` to the guardrail `guardrail_id` and marks the row bound;
+/// when it was bound. Idempotent: a key already assigned is counted again.
+pub async fn assign(
+    state: &AppState,
+    guardrail_id: &str,
+    row: &Attendance,
+    hash: &str,
+) -> Result<DateTime<Utc>, BindError> {
     // POST /keys ignores guardrail ids: binding is this separate call. The API answers 200 with
     // a count; a key it did not find is simply not counted.
     match state.openrouter.assign_keys_to_guardrail(guardrail_id, &[hash.to_string()]).await? {
-        1 => Ok(state.store.mark_bound(&row.user_id, &row.workshop_slug, guardrail_id, Utc::now()).await?),
+        1 => {
+            // To the microsecond, as both databases keep it: the claim shows this very value.
+            let now = Utc::now().trunc_subsecs(6);
+            state.store.mark_bound(&row.user_id, &row.workshop_slug, guardrail_id, now).await?;
+            Ok(now)
+        }
         _ => Err(BindError::NotTaken),
     }
 }

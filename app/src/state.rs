@@ -31,8 +31,17 @@ pub struct AppState {
     pub limits: Arc<crate::rate_limit::RateLimits>,
     /// How often the background work reads usage from OpenRouter (`USAGE_SYNC_SECONDS`).
     pub usage_sync_every: std::time::Duration,
-    /// Workshops whose guardrail this process has compared with the YAML (drift repair).
-    pub guardrails_checked: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// What this process knows of the workshops' guardrails.
+    pub guardrails: Arc<std::sync::Mutex<KnownGuardrails>>,
+}
+
+/// The workshops' guardrails as this process knows them: their ids once read or made (a stored
+/// id never changes, so a claim need not read it again), and which were compared with the YAML
+/// (drift repair, once per process).
+#[derive(Default)]
+pub struct KnownGuardrails {
+    ids: std::collections::HashMap<String, String>,
+    checked: std::collections::HashSet<String>,
 }
 
 impl AppState {
@@ -45,12 +54,25 @@ impl AppState {
         self.workshops.iter().find(|w| w.slug == slug)
     }
 
+    fn known_guardrails(&self) -> std::sync::MutexGuard<'_, KnownGuardrails> {
+        self.guardrails.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn guardrail_checked(&self, slug: &str) -> bool {
-        self.guardrails_checked.lock().unwrap_or_else(|e| e.into_inner()).contains(slug)
+        self.known_guardrails().checked.contains(slug)
     }
 
     pub fn mark_guardrail_checked(&self, slug: &str) {
-        self.guardrails_checked.lock().unwrap_or_else(|e| e.into_inner()).insert(slug.to_string());
+        self.known_guardrails().checked.insert(slug.to_string());
+    }
+
+    /// The workshop's guardrail id, if this process has read or made it.
+    pub fn known_guardrail_id(&self, slug: &str) -> Option<String> {
+        self.known_guardrails().ids.get(slug).cloned()
+    }
+
+    pub fn remember_guardrail_id(&self, slug: &str, id: &str) {
+        self.known_guardrails().ids.insert(slug.to_string(), id.to_string());
     }
 
     /// Every configured way to sign in, each returning to `next`; the unverified demo form

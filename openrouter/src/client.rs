@@ -24,8 +24,8 @@ use super::error::{parse_retry_after, redact, OpenRouterError};
 use super::retry::{retrying, RetryPolicy};
 use super::types::{
     AssignKeysResponse, ChatCompletion, ChatMessage, ChatRequest, CreateGuardrail, CreateKey, CreatedKey, DataResponse,
-    DeleteResponse, ErrorEnvelope, Guardrail, GuardrailPage, KeyAssignmentPage, KeyHashes, KeyInfo, KeyList,
-    UnassignKeysResponse, UpdateGuardrail, UpdateKey,
+    DeleteResponse, ErrorEnvelope, Guardrail, GuardrailPage, KeyHashes, KeyInfo, KeyList, UnassignKeysResponse,
+    UpdateGuardrail, UpdateKey,
 };
 
 pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
@@ -84,13 +84,6 @@ impl OpenRouterClient {
         }
     }
 
-    /// Per-attempt timeout (connect + send + whole body); semaphore queueing is not included.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.http = build_http(timeout);
-        self.timeout = timeout;
-        self
-    }
-
     /// Retry policy of the calls that are safe to repeat; [`RetryPolicy::none`] for single shots.
     pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
@@ -106,21 +99,7 @@ impl OpenRouterClient {
         self
     }
 
-    pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.retry
-    }
-
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
     // ---- guardrails -------------------------------------------------------------------------
-
-    /// One page of `GET /guardrails` in the default workspace; `limit` must be 1..=100 (the API
-    /// answers 400 otherwise). Retried.
-    pub async fn list_guardrails(&self, offset: u32, limit: u32) -> Result<GuardrailPage, OpenRouterError> {
-        self.list_guardrails_in(None, offset, limit).await
-    }
 
     async fn list_guardrails_in(
         &self,
@@ -240,11 +219,6 @@ impl OpenRouterClient {
     pub async fn update_guardrail(&self, id: &str, body: &UpdateGuardrail) -> Result<Guardrail, OpenRouterError> {
         let r: DataResponse<Guardrail> = self.send(Method::PATCH, &["guardrails", id], &[], Some(body)).await?;
         Ok(r.data)
-    }
-
-    /// Retried; a 404 after an ambiguous earlier attempt counts as deleted.
-    pub async fn delete_guardrail(&self, id: &str) -> Result<(), OpenRouterError> {
-        self.delete(&["guardrails", id]).await
     }
 
     // ---- keys -------------------------------------------------------------------------------
@@ -485,23 +459,6 @@ impl OpenRouterClient {
         Ok(r.unassigned_count)
     }
 
-    /// One page of the keys assigned to a guardrail; `limit` 1..=100.
-    pub async fn list_guardrail_key_assignments(
-        &self,
-        guardrail_id: &str,
-        offset: u32,
-        limit: u32,
-    ) -> Result<KeyAssignmentPage, OpenRouterError> {
-        let query = [("offset", offset.to_string()), ("limit", limit.to_string())];
-        self.send(Method::GET, &["guardrails", guardrail_id, "assignments", "keys"], &query, None::<&()>).await
-    }
-
-    /// One page of all key assignments across guardrails; `limit` 1..=100.
-    pub async fn list_key_assignments(&self, offset: u32, limit: u32) -> Result<KeyAssignmentPage, OpenRouterError> {
-        let query = [("offset", offset.to_string()), ("limit", limit.to_string())];
-        self.send(Method::GET, &["guardrails", "assignments", "keys"], &query, None::<&()>).await
-    }
-
     // ---- plumbing ---------------------------------------------------------------------------
 
     /// Path segments are percent-encoded one by one, so ids and hashes cannot alter the path.
@@ -677,6 +634,54 @@ impl OpenRouterClient {
             }
         };
         OpenRouterError::Api { status: status.as_u16(), message: redact(&message, &self.management_key), retry_after }
+    }
+}
+
+/// Calls the minter itself never makes, for the tests of the client and the simulator (and of the
+/// app's use of them): the `testing` feature, which only dev-dependencies turn on.
+#[cfg(feature = "testing")]
+impl OpenRouterClient {
+    /// Per-attempt timeout (connect + send + whole body); semaphore queueing is not included.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.http = build_http(timeout);
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// One page of `GET /guardrails` in the default workspace; `limit` must be 1..=100 (the API
+    /// answers 400 otherwise). Retried.
+    pub async fn list_guardrails(&self, offset: u32, limit: u32) -> Result<GuardrailPage, OpenRouterError> {
+        self.list_guardrails_in(None, offset, limit).await
+    }
+
+    /// Retried; a 404 after an ambiguous earlier attempt counts as deleted.
+    pub async fn delete_guardrail(&self, id: &str) -> Result<(), OpenRouterError> {
+        self.delete(&["guardrails", id]).await
+    }
+
+    /// One page of the keys assigned to a guardrail; `limit` 1..=100.
+    pub async fn list_guardrail_key_assignments(
+        &self,
+        guardrail_id: &str,
+        offset: u32,
+        limit: u32,
+    ) -> Result<crate::types::KeyAssignmentPage, OpenRouterError> {
+        let query = [("offset", offset.to_string()), ("limit", limit.to_string())];
+        self.send(Method::GET, &["guardrails", guardrail_id, "assignments", "keys"], &query, None::<&()>).await
+    }
+
+    /// One page of all key assignments across guardrails; `limit` 1..=100.
+    pub async fn list_key_assignments(
+        &self,
+        offset: u32,
+        limit: u32,
+    ) -> Result<crate::types::KeyAssignmentPage, OpenRouterError> {
+        let query = [("offset", offset.to_string()), ("limit", limit.to_string())];
+        self.send(Method::GET, &["guardrails", "assignments", "keys"], &query, None::<&()>).await
     }
 }
 

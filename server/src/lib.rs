@@ -83,7 +83,7 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
         admin_emails: config.admin_emails.clone().into(),
         limits: Arc::new(app::rate_limit::RateLimits::new(config.limits.clone())),
         usage_sync_every: config.usage_sync_every,
-        guardrails_checked: Arc::default(),
+        guardrails: Arc::default(),
     })
 }
 

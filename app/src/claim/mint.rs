@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use rand::distr::{Alphanumeric, SampleString};
 use tracing::{info, warn};
 
@@ -152,32 +152,42 @@ async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<
             return Err(openrouter_failed(slug, "creating the key", &e));
         }
     };
-    let hash = created.data.hash.clone();
-    if let Err(e) =
-        state.store.save_minted_key(user_id, slug, &MintedKey { hash: hash.clone(), plaintext: created.key }).await
-    {
-        key_not_saved(state, workshop, &row, &hash, &e).await?;
+    let key = MintedKey { hash: created.data.hash.clone(), plaintext: created.key };
+    if let Err(e) = state.store.save_minted_key(user_id, slug, &key).await {
+        key_not_saved(state, workshop, &row, &key.hash, &e).await?;
     }
     crate::metrics::key_minted(started.elapsed());
+    // The row as it is now saved, built rather than read back; the binding below completes it.
+    let mut saved = Attendance {
+        status: ClaimStatus::Minted,
+        or_key_hash: Some(key.hash.clone()),
+        or_key_plaintext: Some(key.plaintext),
+        ..row
+    };
     // If binding fails the attendee keeps the key (budget and expiry still bound it) and the row
     // stays unbound for a retry.
-    match guardrail::assign(state, &guardrail_id, &row, &hash).await {
-        Ok(()) => {}
+    match guardrail::assign(state, &guardrail_id, &saved, &key.hash).await {
+        Ok(bound_at) => {
+            saved.or_guardrail_id = Some(guardrail_id);
+            saved.guardrail_attached_at = Some(bound_at);
+        }
         // Bound at OpenRouter, but not recorded: this costs the attendee nothing. The row stays
         // unbound with its retry due, so the background's next round assigns it again
         // (idempotent) and records it.
         Err(BindError::Store(e)) => {
-            warn!(workshop = slug, key_label = %row.key_label, error = %e, "recording the binding failed; the background will record it");
+            warn!(workshop = slug, key_label = %saved.key_label, error = %e, "recording the binding failed; the background will record it");
         }
         Err(e) => {
-            warn!(workshop = slug, key_label = %row.key_label, error = %e, "binding the key to the guardrail failed; row left unbound");
+            warn!(workshop = slug, key_label = %saved.key_label, error = %e, "binding the key to the guardrail failed; row left unbound");
             // This was the first attempt; the background retries with backoff.
-            let next = guardrail::next_bind_attempt_at(Utc::now(), 1);
-            state.store.record_bind_failure(user_id, slug, next).await?;
+            let next = guardrail::next_bind_attempt_at(Utc::now().trunc_subsecs(6), 1);
+            state.store.record_bind_failure(&saved.user_id, slug, next).await?;
+            saved.bind_attempts += 1;
+            saved.next_bind_at = Some(next);
         }
     }
-    info!(workshop = slug, key_label = %row.key_label, "key minted");
-    state.store.attendance(user_id, slug).await?.ok_or_else(ClaimError::internal)
+    info!(workshop = slug, key_label = %saved.key_label, "key minted");
+    Ok(saved)
 }
 
 /// Saving the key the attendee was just given failed. A failed write may still have committed

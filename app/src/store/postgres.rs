@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::postgres::{PgPool, PgPoolOptions, Postgres};
 
-use super::sql::{attendance_columns, AttendanceRow, Db, Dialect, SqlStore, CLAIMED_WITH_OTHER_SIGN_IN};
+use super::sql::{attendance_columns, AttendanceRow, Db, Dialect, SqlStore, CLAIMED_WITH_OTHER_SIGN_IN, TAKE_A_SLOT};
 use super::*;
 
 /// The Postgres schema, as this binary knows it.
@@ -117,16 +117,12 @@ pub(super) async fn reserve_claim(
     // The slot last. Postgres checks `claimed < $2` on the row's latest version once it holds the
     // lock: no claim past the pool.
     let took_slot = pool_size > 0
-        && sqlx::query(
-            "INSERT INTO workshop_pool (workshop_slug, claimed) VALUES ($1, 1)
-             ON CONFLICT (workshop_slug) DO UPDATE SET claimed = workshop_pool.claimed + 1
-             WHERE workshop_pool.claimed < $2",
-        )
-        .bind(&r.workshop_slug)
-        .bind(i64::from(pool_size))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
+        && sqlx::query(TAKE_A_SLOT)
+            .bind(&r.workshop_slug)
+            .bind(i64::from(pool_size))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
             == 1;
     if !took_slot {
         tx.rollback().await?;

@@ -122,6 +122,12 @@ pub(super) const CLAIMED_WITH_OTHER_SIGN_IN: &str =
        AND a.email_normalized = (SELECT email_normalized FROM attendees WHERE user_id = $2)
      LIMIT 1";
 
+/// Takes one slot of the workshop's pool (`$1`) if fewer than `$2` are taken: one row changed.
+/// The check runs on the row's latest version under its lock, so no claim goes past the pool.
+pub(super) const TAKE_A_SLOT: &str = "INSERT INTO workshop_pool (workshop_slug, claimed) VALUES ($1, 1)
+     ON CONFLICT (workshop_slug) DO UPDATE SET claimed = workshop_pool.claimed + 1
+     WHERE workshop_pool.claimed < $2";
+
 /// The columns of `workshop_attendance` as [`AttendanceRow`] reads them, each prefixed with
 /// `table` (e.g. `"w."`, or `""`).
 pub(super) fn attendance_columns(table: &str) -> String {

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::sql::{attendance_columns, AttendanceRow, Db, Dialect, Money, SqlStore, CLAIMED_WITH_OTHER_SIGN_IN};
+use super::sql::{
+    attendance_columns, AttendanceRow, Db, Dialect, Money, SqlStore, CLAIMED_WITH_OTHER_SIGN_IN, TAKE_A_SLOT,
+};
 use super::*;
 
 /// The SQLite schema, as this binary knows it.
@@ -83,12 +85,8 @@ pub(super) async fn reserve_claim(
         tx.rollback().await?;
         return Ok(Reservation::ClaimedWithOtherSignIn { auth_provider });
     }
-    sqlx::query("INSERT INTO workshop_pool (workshop_slug, claimed) VALUES ($1, 0) ON CONFLICT DO NOTHING")
-        .bind(&r.workshop_slug)
-        .execute(&mut *tx)
-        .await?;
-    let took_slot =
-        sqlx::query("UPDATE workshop_pool SET claimed = claimed + 1 WHERE workshop_slug = $1 AND claimed < $2")
+    let took_slot = pool_size > 0
+        && sqlx::query(TAKE_A_SLOT)
             .bind(&r.workshop_slug)
             .bind(i64::from(pool_size))
             .execute(&mut *tx)

@@ -53,7 +53,7 @@ pub fn state_for(store: Arc<dyn app::store::Store>, base_url: &str) -> AppState 
         admin_emails: Arc::new([]),
         limits: Arc::default(),
         usage_sync_every: StdDuration::from_secs(60),
-        guardrails_checked: Arc::default(),
+        guardrails: Arc::default(),
     }
 }
 

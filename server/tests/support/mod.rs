@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 use std::sync::LazyLock;
 
 use leptos::config::LeptosOptions;
-use sqlx::{Connection, Executor, PgConnection};
 
 use app::state::AppState;
 use app::workshops::Workshop;

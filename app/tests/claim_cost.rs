@@ -1,0 +1,96 @@
+//! What one claim costs the database, counted from sqlx's own log of every statement it runs:
+//! a burst of 300 claims pays it 300 times on one pool row's lock. Printed per database with
+//! the statements themselves (`cargo test --test claim_cost -- --nocapture`).
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+use app::claim::mint::claim;
+use support::db::both_databases;
+use support::flow::{harness_on, now, user, workshop};
+
+/// The statements sqlx runs while `counting` is on (their first words).
+#[derive(Clone, Default)]
+struct Statements {
+    counting: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+struct Summary(String);
+
+impl Visit for Summary {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "summary" {
+            self.0 = value.to_string();
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "summary" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Statements {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() == "sqlx::query" && self.counting.load(Ordering::SeqCst) {
+            let mut summary = Summary(String::new());
+            event.record(&mut summary);
+            // A connection the pool opens on demand sets itself up once, not per claim.
+            if !summary.0.starts_with("PRAGMA") {
+                self.seen.lock().unwrap().push(summary.0);
+            }
+        }
+    }
+}
+
+impl Statements {
+    fn start(&self) {
+        self.seen.lock().unwrap().clear();
+        self.counting.store(true, Ordering::SeqCst);
+    }
+
+    fn stop(&self) -> Vec<String> {
+        self.counting.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+#[tokio::test]
+async fn a_claim_runs_seven_statements_on_sqlite_and_nine_on_postgres() {
+    let statements = Statements::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::Targets::new().with_target("sqlx::query", tracing::Level::DEBUG))
+        .with(statements.clone());
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    // At most: the pause check; SQLite's reservation, four statements under its one write lock,
+    // or Postgres's five and its COMMIT (its row lock, the per-address lock); the saved key; its
+    // binding. (Before the guardrail id was kept in memory and the saved row built instead of read
+    // back: 10 and 11.)
+    for ((store, db), most) in both_databases().await.into_iter().zip([7, 9]) {
+        let h = harness_on(store).await;
+        let w = workshop(10);
+        // The first claim of a process reads (or makes) the guardrail; later ones know it.
+        let first = user(&h.state, "first").await;
+        claim(&h.state, &first, &w, false, now()).await.unwrap();
+
+        let ada = user(&h.state, "ada").await;
+        statements.start();
+        let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
+        let seen = statements.stop();
+        println!("{}: {} statements per claim", db.name, seen.len());
+        for statement in &seen {
+            println!("  {statement}");
+        }
+        assert!(row.is_bound() && row.or_key_plaintext.is_some(), "{}: a working key", db.name);
+        assert_eq!(h.state.store.attendance(&ada.user_id, &w.slug).await.unwrap(), Some(row), "{}", db.name);
+        assert!(!seen.is_empty() && seen.len() <= most, "{}: {} statements: {seen:#?}", db.name, seen.len());
+    }
+}
