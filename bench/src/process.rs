@@ -46,6 +46,7 @@ impl ServerProcess {
             .env("PUBLIC_URL", format!("http://{port}"))
             // One load generator on one address: the per-address limit would measure itself.
             .env("RATE_LIMIT_REQUESTS_PER_MINUTE", "100000000")
+            .env("RATE_LIMIT_PAGES_PER_MINUTE", "100000000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log_file);
