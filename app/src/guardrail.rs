@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use openrouter::{guardrail_drift, CreateGuardrail, OpenRouterError, ResetInterval};
 use rand::distr::{Alphanumeric, SampleString};
 use tracing::{info, warn};
 
 use crate::state::AppState;
 use crate::store::{Attendance, StoreError};
 use crate::workshops::{self, WindowState, Workshop};
-use openrouter::{guardrail_drift, CreateGuardrail, OpenRouterError, ResetInterval};
 
 /// How long one request may hold a workshop's guardrail lease (find-or-create takes seconds).
 const LEASE: chrono::Duration = chrono::Duration::seconds(30);

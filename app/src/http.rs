@@ -28,7 +28,7 @@ pub fn answer<T, E: ErrorStatus>(result: Result<T, E>) -> Result<T, E> {
 
 /// The status of the framework's own errors, by kind: arguments the server function cannot
 /// decode are the client's mistake (400), not the server's (the framework's default 500).
-pub fn framework_error_status(error: &ServerFnErrorErr) -> StatusCode {
+fn framework_error_status(error: &ServerFnErrorErr) -> StatusCode {
     match error {
         ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) | ServerFnErrorErr::Deserialization(_) => {
             StatusCode::BAD_REQUEST
@@ -51,7 +51,7 @@ fn set_status(status: StatusCode) {
 
 /// Whether the request is a plain form post: a POST whose browser asked for HTML (JavaScript
 /// was off). A page rendered on the server is a GET, and gets its status.
-pub fn is_plain_form_post() -> bool {
+fn is_plain_form_post() -> bool {
     use_context::<Parts>().is_some_and(|parts| {
         parts.method == Method::POST
             && parts.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
+use openrouter::OpenRouterClient;
 
 use crate::auth::providers::SignIn;
 use crate::auth::session::SessionKeys;
 use crate::auth::SignInOption;
 use crate::store::Store;
-use openrouter::OpenRouterClient;
 
 #[derive(Clone)]
 pub struct AppState {

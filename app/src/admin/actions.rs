@@ -1,6 +1,7 @@
 //! What the admin buttons do. Each takes a workshop the caller was already allowed to run.
 
 use chrono::Utc;
+use openrouter::{CreateKey, OpenRouterError, UpdateKey};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use tracing::{info, warn};
@@ -13,7 +14,6 @@ use crate::guardrail::{self, BindError};
 use crate::state::AppState;
 use crate::store::{Attendance, AttendeeProfile, KeyRotation, MintedKey, StoreError};
 use crate::workshops::Workshop;
-use openrouter::{CreateKey, OpenRouterError, UpdateKey};
 
 /// The auth provider of attendees an admin minted a key for (no Google or GitHub account).
 pub const ORGANISER_PROVIDER: &str = "organiser";

@@ -11,12 +11,12 @@ mod usage;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use openrouter::OpenRouterError;
 use tracing::{info, warn};
 
 use crate::state::AppState;
 use crate::store::{Leadership, StoreError};
 use crate::workshops::Workshop;
-use openrouter::OpenRouterError;
 
 pub use usage::sync_usage;
 

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
+use openrouter::{KeyInfo, UpdateKey};
 use tracing::warn;
 
 use super::SyncError;
@@ -12,7 +13,6 @@ use crate::claim::mint::STALE_RESERVATION;
 use crate::state::AppState;
 use crate::store::ClaimStatus;
 use crate::workshops::Workshop;
-use openrouter::{KeyInfo, UpdateKey};
 
 /// A key younger than this may belong to a claim that is still saving it.
 pub const GRACE: chrono::Duration = chrono::Duration::minutes(10);

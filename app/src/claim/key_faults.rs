@@ -3,11 +3,11 @@
 //! revoking and restricting models use the real management API calls an admin would make.
 
 use chrono::Utc;
+use openrouter::{CreateGuardrail, UpdateKey};
 use sha2::{Digest, Sha256};
 
 use crate::state::AppState;
 use crate::store::Attendance;
-use openrouter::{CreateGuardrail, UpdateKey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFault {

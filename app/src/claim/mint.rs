@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use openrouter::{CreateKey, OpenRouterError};
 use rand::distr::{Alphanumeric, SampleString};
 use tracing::{info, warn};
 
@@ -13,7 +14,6 @@ use crate::guardrail::{self, BindError, GuardrailError};
 use crate::state::AppState;
 use crate::store::{Attendance, ClaimStatus, MintedKey, NewReservation, Reservation, StoreError};
 use crate::workshops::{Pause, WindowState, Workshop};
-use openrouter::{CreateKey, OpenRouterError};
 
 /// A reservation older than this belongs to a request that died; the next claim takes it over.
 pub const STALE_RESERVATION: chrono::Duration = chrono::Duration::minutes(2);
