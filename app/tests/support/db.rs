@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use app::store::{PgStore, SqliteStore, Store};
 use sqlx::{Connection, Executor, PgConnection};
+use testkit::ThrowawayDatabase;
 
 pub struct SqliteGuard(#[allow(dead_code)] tempfile::TempDir);
 
@@ -13,10 +14,8 @@ pub async fn sqlite_store() -> (Arc<dyn Store>, SqliteGuard) {
     (Arc::new(SqliteStore::connect(&url).await.expect("sqlite")), SqliteGuard(dir))
 }
 
-pub use testkit::ThrowawayDatabase as PgGuard;
-
-pub async fn postgres_store() -> (Arc<dyn Store>, PgGuard) {
-    let db = PgGuard::create().await;
+pub async fn postgres_store() -> (Arc<dyn Store>, ThrowawayDatabase) {
+    let db = ThrowawayDatabase::create().await;
     let store = PgStore::connect(&db.url()).await.expect("postgres");
     (Arc::new(store), db)
 }
