@@ -1,7 +1,8 @@
 //! Storage: one interface ([`Store`]) and one implementation of it (`sql.rs`) for two databases,
 //! Postgres in production and SQLite embedded; `postgres.rs` and `sqlite.rs` hold only where they
-//! truly differ. Both pass the same contract tests (`app/tests/store_contract.rs`).
+//! truly differ, and `common.rs` what both sides build on. Both pass the same contract tests (`app/tests/store_contract.rs`).
 
+mod common;
 pub mod inspect;
 mod postgres;
 mod sql;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::postgres::{PgPool, PgPoolOptions, Postgres};
 
-use super::sql::{attendance_columns, AttendanceRow, Db, Dialect, SqlStore, CLAIMED_WITH_OTHER_SIGN_IN, TAKE_A_SLOT};
+use super::common::{attendance_columns, AttendanceRow, Dialect, CLAIMED_WITH_OTHER_SIGN_IN, TAKE_A_SLOT};
 use super::*;
 
 /// The Postgres schema, as this binary knows it.
@@ -14,15 +14,14 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/pos
 /// The advisory lock key of the background work (any constant shared by all replicas).
 const BACKGROUND_LOCK: i64 = 0x6d69_6e74_6572; // "minter"
 
-/// Opens a Postgres store.
+/// Opens a Postgres store (`connect` is in `sql.rs`).
 pub struct PgStore;
 
-impl PgStore {
-    pub async fn connect(url: &str) -> StoreResult<SqlStore> {
-        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(SqlStore { db: Db::Postgres(pool) })
-    }
+/// The pool, its migrations applied.
+pub(super) async fn connect(url: &str) -> StoreResult<PgPool> {
+    let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
 }
 
 impl Dialect for Postgres {

@@ -8,8 +8,10 @@
 //!   rows it reads (`FOR UPDATE`) and an attendee's row around consent changes;
 //! - reserving a claim: on Postgres every claim of a workshop queues on one pool row, so the
 //!   order of its statements and an advisory lock per email address keep that row's lock short;
-//! - money: Postgres `NUMERIC`, SQLite exact decimal `TEXT` ([`Money`]), so sums of money are
-//!   done in SQL on Postgres and in Rust on SQLite (the usage sync, a key rotation);
+//! - money: Postgres `NUMERIC`, SQLite exact decimal `TEXT` ([`Money`]); sums of money (a key
+//!   rotation's retired usage) are done in Rust, as SQLite would add `TEXT` as floats;
+//! - the usage sync: one `UNNEST` statement for a page of keys on Postgres, one `UPDATE` per key
+//!   on SQLite (it has no arrays);
 //! - the background's leader: a Postgres advisory lock; SQLite has one process by construction.
 
 use chrono::{DateTime, Utc};
@@ -17,10 +19,13 @@ use rust_decimal::Decimal;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
+use super::common::{attendance_columns, AttendanceRow, Dialect, Money};
+use super::postgres::{self, PgStore};
+use super::sqlite::{self, SqliteStore};
 use super::*;
 
 /// The pool of one of the two databases.
-pub(super) enum Db {
+enum Db {
     Postgres(PgPool),
     Sqlite(SqlitePool),
 }
@@ -36,126 +41,23 @@ macro_rules! on_pool {
     };
 }
 
-/// What a dialect does its own way inside the shared statements.
-pub(super) trait Dialect: sqlx::Database {
-    /// Appended to a `SELECT` whose rows the transaction goes on to change.
-    const FOR_UPDATE: &'static str;
-
-    /// A transaction that will write.
-    async fn begin_write(pool: &sqlx::Pool<Self>) -> sqlx::Result<sqlx::Transaction<'static, Self>>;
-
-    /// Holds `user_id`'s attendee row until the transaction ends: one request at a time changes
-    /// that attendee's consents.
-    async fn lock_attendee(tx: &mut sqlx::Transaction<'static, Self>, user_id: &str) -> sqlx::Result<()>;
-}
-
 /// The SQL store. Built by `PgStore::connect` or `SqliteStore::connect`.
 pub struct SqlStore {
-    pub(super) db: Db,
+    db: Db,
 }
 
-/// Money as each database keeps it: `NUMERIC` in Postgres, exact decimal `TEXT` in SQLite.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Money(pub Decimal);
-
-mod money {
-    use std::str::FromStr;
-
-    use rust_decimal::Decimal;
-    use sqlx::encode::IsNull;
-    use sqlx::error::BoxDynError;
-    use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef, Postgres};
-    use sqlx::sqlite::{Sqlite, SqliteArgumentValue, SqliteTypeInfo, SqliteValueRef};
-    use sqlx::{Decode, Encode, Type};
-
-    use super::Money;
-
-    impl Type<Postgres> for Money {
-        fn type_info() -> PgTypeInfo {
-            <Decimal as Type<Postgres>>::type_info()
-        }
-        fn compatible(ty: &PgTypeInfo) -> bool {
-            <Decimal as Type<Postgres>>::compatible(ty)
-        }
-    }
-
-    impl Decode<'_, Postgres> for Money {
-        fn decode(value: PgValueRef<'_>) -> Result<Self, BoxDynError> {
-            <Decimal as Decode<Postgres>>::decode(value).map(Money)
-        }
-    }
-
-    impl Encode<'_, Postgres> for Money {
-        fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-            <Decimal as Encode<Postgres>>::encode_by_ref(&self.0, buf)
-        }
-    }
-
-    impl Type<Sqlite> for Money {
-        fn type_info() -> SqliteTypeInfo {
-            <String as Type<Sqlite>>::type_info()
-        }
-        fn compatible(ty: &SqliteTypeInfo) -> bool {
-            <String as Type<Sqlite>>::compatible(ty)
-        }
-    }
-
-    impl<'r> Decode<'r, Sqlite> for Money {
-        fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-            let text = <&str as Decode<Sqlite>>::decode(value)?;
-            Ok(Money(Decimal::from_str(text)?))
-        }
-    }
-
-    impl<'q> Encode<'q, Sqlite> for Money {
-        fn encode_by_ref(&self, args: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
-            <String as Encode<Sqlite>>::encode(self.0.to_string(), args)
-        }
+impl PgStore {
+    /// A store on the Postgres database of `url`, its migrations applied.
+    pub async fn connect(url: &str) -> StoreResult<SqlStore> {
+        Ok(SqlStore { db: Db::Postgres(postgres::connect(url).await?) })
     }
 }
 
-/// Whether another attendee with the same normalised email already has a row in the workshop
-/// (`$1` the workshop, `$2` the attendee): their sign-in provider.
-pub(super) const CLAIMED_WITH_OTHER_SIGN_IN: &str =
-    "SELECT a.auth_provider FROM workshop_attendance w JOIN attendees a ON a.user_id = w.user_id
-     WHERE w.workshop_slug = $1 AND w.user_id <> $2
-       AND a.email_normalized = (SELECT email_normalized FROM attendees WHERE user_id = $2)
-     LIMIT 1";
-
-/// Takes one slot of the workshop's pool (`$1`) if fewer than `$2` are taken: one row changed.
-/// The check runs on the row's latest version under its lock, so no claim goes past the pool.
-pub(super) const TAKE_A_SLOT: &str = "INSERT INTO workshop_pool (workshop_slug, claimed) VALUES ($1, 1)
-     ON CONFLICT (workshop_slug) DO UPDATE SET claimed = workshop_pool.claimed + 1
-     WHERE workshop_pool.claimed < $2";
-
-/// The columns of `workshop_attendance` as [`AttendanceRow`] reads them, each prefixed with
-/// `table` (e.g. `"w."`, or `""`).
-pub(super) fn attendance_columns(table: &str) -> String {
-    [
-        "user_id",
-        "workshop_slug",
-        "status",
-        "reserved_at",
-        "or_key_hash",
-        "or_key_plaintext",
-        "key_label",
-        "limit_usd",
-        "expires_at",
-        "or_guardrail_id",
-        "guardrail_attached_at",
-        "usage_usd",
-        "usage_synced_at",
-        "attended_at",
-        "disabled_at",
-        // INTEGER is 4 bytes in Postgres and 8 in SQLite: read as 8 in both.
-        "CAST({}bind_attempts AS BIGINT) AS bind_attempts",
-        "next_bind_at",
-        "retired_usage_usd",
-    ]
-    .iter()
-    .map(|column| if column.contains("{}") { column.replace("{}", table) } else { format!("{table}{column}") })
-    .collect::<Vec<_>>()
-    .join(", ")
+impl SqliteStore {
+    /// A store on the SQLite database of `url` (created if missing), its migrations applied.
+    pub async fn connect(url: &str) -> StoreResult<SqlStore> {
+        Ok(SqlStore { db: Db::Sqlite(sqlite::connect(url).await?) })
+    }
 }
 
 /// The columns of `attendees` as [`AttendeeRow`] reads them, each prefixed with `table`.
@@ -176,56 +78,6 @@ fn attendee_columns(table: &str) -> String {
     .map(|column| format!("{table}{column}"))
     .collect::<Vec<_>>()
     .join(", ")
-}
-
-/// One `workshop_attendance` row as both databases return it.
-#[derive(sqlx::FromRow)]
-pub(super) struct AttendanceRow {
-    user_id: String,
-    workshop_slug: String,
-    status: String,
-    reserved_at: DateTime<Utc>,
-    or_key_hash: Option<String>,
-    or_key_plaintext: Option<String>,
-    key_label: String,
-    limit_usd: Money,
-    expires_at: DateTime<Utc>,
-    or_guardrail_id: Option<String>,
-    guardrail_attached_at: Option<DateTime<Utc>>,
-    usage_usd: Money,
-    usage_synced_at: Option<DateTime<Utc>>,
-    attended_at: Option<DateTime<Utc>>,
-    disabled_at: Option<DateTime<Utc>>,
-    bind_attempts: i64,
-    next_bind_at: Option<DateTime<Utc>>,
-    retired_usage_usd: Money,
-}
-
-impl TryFrom<AttendanceRow> for Attendance {
-    type Error = StoreError;
-
-    fn try_from(row: AttendanceRow) -> StoreResult<Attendance> {
-        Ok(Attendance {
-            user_id: row.user_id,
-            workshop_slug: row.workshop_slug,
-            status: ClaimStatus::parse(&row.status)?,
-            reserved_at: row.reserved_at,
-            or_key_hash: row.or_key_hash,
-            or_key_plaintext: row.or_key_plaintext,
-            key_label: row.key_label,
-            limit_usd: row.limit_usd.0,
-            expires_at: row.expires_at,
-            or_guardrail_id: row.or_guardrail_id,
-            guardrail_attached_at: row.guardrail_attached_at,
-            usage_usd: row.usage_usd.0,
-            usage_synced_at: row.usage_synced_at,
-            attended_at: row.attended_at,
-            disabled_at: row.disabled_at,
-            bind_attempts: row.bind_attempts.try_into().unwrap_or(0),
-            next_bind_at: row.next_bind_at,
-            retired_usage_usd: row.retired_usage_usd.0,
-        })
-    }
 }
 
 /// One `attendees` row as both databases return it.
@@ -479,8 +331,8 @@ impl Store for SqlStore {
         stale_after: chrono::Duration,
     ) -> StoreResult<Reservation> {
         match &self.db {
-            Db::Postgres(pool) => super::postgres::reserve_claim(pool, r, pool_size, stale_after).await,
-            Db::Sqlite(pool) => super::sqlite::reserve_claim(pool, r, pool_size, stale_after).await,
+            Db::Postgres(pool) => postgres::reserve_claim(pool, r, pool_size, stale_after).await,
+            Db::Sqlite(pool) => sqlite::reserve_claim(pool, r, pool_size, stale_after).await,
         }
     }
 
@@ -616,8 +468,8 @@ impl Store for SqlStore {
 
     async fn record_usage(&self, usage: &[(String, Decimal)], now: DateTime<Utc>) -> StoreResult<u64> {
         match &self.db {
-            Db::Postgres(pool) => super::postgres::record_usage(pool, usage, now).await,
-            Db::Sqlite(pool) => super::sqlite::record_usage(pool, usage, now).await,
+            Db::Postgres(pool) => postgres::record_usage(pool, usage, now).await,
+            Db::Sqlite(pool) => sqlite::record_usage(pool, usage, now).await,
         }
     }
 
@@ -805,7 +657,7 @@ impl Store for SqlStore {
 
     async fn try_lead(&self) -> StoreResult<Option<Leadership>> {
         match &self.db {
-            Db::Postgres(pool) => super::postgres::try_lead(pool).await,
+            Db::Postgres(pool) => postgres::try_lead(pool).await,
             // One process writes a SQLite file: it leads.
             Db::Sqlite(_) => Ok(Some(Leadership::sqlite())),
         }

@@ -9,30 +9,27 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::sql::{
-    attendance_columns, AttendanceRow, Db, Dialect, Money, SqlStore, CLAIMED_WITH_OTHER_SIGN_IN, TAKE_A_SLOT,
-};
+use super::common::{attendance_columns, AttendanceRow, Dialect, Money, CLAIMED_WITH_OTHER_SIGN_IN, TAKE_A_SLOT};
 use super::*;
 
 /// The SQLite schema, as this binary knows it.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
-/// Opens a SQLite store.
+/// Opens a SQLite store (`connect` is in `sql.rs`).
 pub struct SqliteStore;
 
-impl SqliteStore {
-    pub async fn connect(url: &str) -> StoreResult<SqlStore> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(std::time::Duration::from_secs(30))
-            .foreign_keys(true);
-        // An in-memory database exists per connection: keep exactly one.
-        let max = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 8 };
-        let pool = SqlitePoolOptions::new().max_connections(max).connect_with(options).await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(SqlStore { db: Db::Sqlite(pool) })
-    }
+/// The pool, its migrations applied.
+pub(super) async fn connect(url: &str) -> StoreResult<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(std::time::Duration::from_secs(30))
+        .foreign_keys(true);
+    // An in-memory database exists per connection: keep exactly one.
+    let max = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 8 };
+    let pool = SqlitePoolOptions::new().max_connections(max).connect_with(options).await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
 }
 
 impl Dialect for Sqlite {
