@@ -58,7 +58,7 @@ COPY Cargo.lock ./
 RUN cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads \
     && cargo install wasm-bindgen-cli --version "$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
 COPY . .
-RUN cargo leptos build --release --precompress \
+RUN cargo leptos build --release --precompress --split \
     && mkdir -p /out \
     && cp target/release/server /out/ \
     && cp -r target/site /out/site \

@@ -16,5 +16,5 @@ if ! command -v wasm-opt >/dev/null; then
   echo "==> installing wasm-opt (npm package binaryen)"
   npm install --prefix target/tools --no-audit --no-fund binaryen >/dev/null
 fi
-cargo leptos build --release --precompress
+cargo leptos build --release --precompress --split
 cargo run --release -p bench -- "$@"

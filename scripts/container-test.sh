@@ -37,7 +37,7 @@ step() { echo "==> $*"; }
 redact() { sed -E 's/sk-or-v1-[A-Za-z0-9_-]+/sk-or-v1-<redacted>/g'; }
 
 [[ $EUID -eq 0 ]] || fail "run as root (buildah with chroot isolation, debootstrap)"
-[[ -x "$server_bin" ]] || fail "no server binary at $server_bin (cargo leptos build first)"
+[[ -x "$server_bin" ]] || fail "no server binary at $server_bin (cargo leptos build --split first)"
 [[ -d "$site_dir/pkg" ]] || fail "no built site at $site_dir (expected $site_dir/pkg)"
 
 missing=()

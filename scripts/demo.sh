@@ -14,4 +14,4 @@ unset OPENROUTER_MANAGEMENT_KEY OPENROUTER_BASE_URL
 export ADMIN_EMAILS="${ADMIN_EMAILS:-admin@example.org}"
 mkdir -p target
 echo "Starting the demo on http://127.0.0.1:3000 (first build takes a few minutes)"
-exec cargo leptos serve
+exec cargo leptos serve --split

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The end-to-end tests against an already built site (`cargo leptos build`): starts a real OIDC
+# The end-to-end tests against an already built site (`cargo leptos build --split`): starts a real OIDC
 # server and the server in demo mode on loopback, then Playwright in headless Chromium.
 # Arguments go to Playwright (e.g. a spec file or `-g <title>`).
 set -euo pipefail

@@ -88,7 +88,8 @@ echo "broken workshop file kinds refused: $refused_kinds"
 [[ $refused_kinds -ge 10 ]] || { echo "FAILED: fewer than ten kinds of broken workshop file"; exit 1; }
 
 echo "==> building the site for the end-to-end tests"
-cargo leptos build
+# --split: the lazily loaded islands (`#[island(lazy)]`) go into WASM chunks of their own.
+cargo leptos build --split
 
 echo "==> no server-only secret reaches a browser: the built site and what the server sends"
 # The names of the server's secret settings (server/src/config.rs) must not be in the built site

@@ -24,6 +24,8 @@ pub struct Launch<'a> {
     pub management_key: &'a str,
     pub admin_email: &'a str,
     pub max_concurrency: Option<usize>,
+    /// More `NAME=value` settings for the server (after the bench's own, so they win).
+    pub extra_env: &'a [(String, String)],
 }
 
 impl ServerProcess {
@@ -56,6 +58,7 @@ impl ServerProcess {
         if let Some(n) = launch.max_concurrency {
             command.env("OPENROUTER_MAX_CONCURRENCY", n.to_string());
         }
+        command.envs(launch.extra_env.iter().map(|(name, value)| (name, value)));
         let started = std::time::Instant::now();
         let child = command.spawn().map_err(|e| format!("cannot start {}: {e}", launch.binary.display()))?;
         let mut server = Self { child, base: format!("http://{port}"), log, cold_start: Duration::ZERO };

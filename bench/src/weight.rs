@@ -1,5 +1,9 @@
-//! Bytes over the wire of a page: its HTML and the CSS, JS and WASM it links, each fetched as
-//! a browser asks for it (`Accept-Encoding: br, gzip`).
+//! Bytes over the wire of a page: its HTML, the CSS, JS and WASM it links, the split build's
+//! loader that the JS imports, and the WASM chunks of the lazy islands the page carries, each
+//! fetched as a browser asks for it (`Accept-Encoding: br, gzip`).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 
 use reqwest::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING};
 
@@ -13,23 +17,73 @@ pub struct Asset {
     pub cache_control: String,
 }
 
+/// `site` is the built site (`target/site`): its split manifest says which chunks each lazy
+/// island needs.
 pub async fn page_weight(
     client: &reqwest::Client,
     base: &str,
     path: &str,
     cookie: Option<&str>,
+    site: &Path,
 ) -> Result<Vec<Asset>, String> {
     let page = fetch(client, base, path, cookie).await?;
     let html = String::from_utf8_lossy(&fetch_raw(client, base, path, cookie).await?).into_owned();
     let mut assets = vec![page];
     let linked = regex_lite::Regex::new(r#"/pkg/[A-Za-z0-9_.\-/]+\.(?:css|js|wasm)"#).expect("pattern");
-    let mut seen = std::collections::BTreeSet::new();
-    for found in linked.find_iter(&html) {
-        if seen.insert(found.as_str().to_string()) {
-            assets.push(fetch(client, base, found.as_str(), None).await?);
+    let mut wanted: Vec<String> = linked.find_iter(&html).map(|m| m.as_str().to_string()).collect();
+    // The main JS imports the split build's loader; the loader fetches the lazy islands' chunks.
+    let imported = regex_lite::Regex::new(r#"\./(__wasm_split\.[A-Za-z0-9_\-]+\.js)"#).expect("pattern");
+    for js in wanted.clone().iter().filter(|p| p.ends_with(".js")) {
+        let text = String::from_utf8_lossy(&fetch_raw(client, base, js, None).await?).into_owned();
+        wanted.extend(imported.captures_iter(&text).map(|c| format!("/pkg/{}", &c[1])));
+    }
+    wanted.extend(lazy_chunks(&html, &split_manifest(site)).into_iter().map(|chunk| format!("/pkg/{chunk}.wasm")));
+    let mut seen = BTreeSet::new();
+    for path in wanted {
+        if seen.insert(path.clone()) {
+            assets.push(fetch(client, base, &path, None).await?);
         }
     }
     Ok(assets)
+}
+
+/// The split build's manifest (`pkg/__wasm_split_manifest.<hash>.json`): the chunks each lazily
+/// loaded function needs. Empty for a build without `--split`.
+fn split_manifest(site: &Path) -> HashMap<String, Vec<String>> {
+    let Ok(entries) = std::fs::read_dir(site.join("pkg")) else {
+        return HashMap::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("__wasm_split_manifest."))
+        .find_map(|e| serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok())
+        .unwrap_or_default()
+}
+
+/// The chunks the page's lazy islands load: an island `ClaimForm` is
+/// `<leptos-island data-component="ClaimForm_…">` in the HTML and `claim_form_loader_…` in the
+/// manifest.
+fn lazy_chunks(html: &str, manifest: &HashMap<String, Vec<String>>) -> BTreeSet<String> {
+    let island = regex_lite::Regex::new(r#"data-component="([A-Za-z0-9]+)_"#).expect("pattern");
+    let mut chunks = BTreeSet::new();
+    for name in island.captures_iter(html).map(|c| snake_case(&c[1])) {
+        let prefix = format!("{name}_loader_");
+        for (_, needed) in manifest.iter().filter(|(function, _)| function.starts_with(&prefix)) {
+            chunks.extend(needed.iter().cloned());
+        }
+    }
+    chunks
+}
+
+fn snake_case(camel: &str) -> String {
+    let mut snake = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            snake.push('_');
+        }
+        snake.push(c.to_ascii_lowercase());
+    }
+    snake
 }
 
 async fn fetch(client: &reqwest::Client, base: &str, path: &str, cookie: Option<&str>) -> Result<Asset, String> {
@@ -56,4 +110,24 @@ async fn fetch_raw(client: &reqwest::Client, base: &str, path: &str, cookie: Opt
     }
     let response = request.send().await.map_err(|e| format!("{path}: {e}"))?;
     Ok(response.bytes().await.map_err(|e| format!("{path}: {e}"))?.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pages_lazy_islands_bring_their_chunks_and_no_others() {
+        let manifest: HashMap<String, Vec<String>> = serde_json::from_str(
+            r#"{"claim_form_loader_17":["chunk_4.A","chunk_5.B","split_claim_form_loader_17.C"],
+                "admin_workshop_view_loader_15":["chunk_4.A","chunk_6.D","split_admin_workshop_view_loader_15.E"]}"#,
+        )
+        .unwrap();
+        let html = r#"<leptos-island data-component="ClaimForm_7892" data-props="{}"></leptos-island>
+            <leptos-island data-component="CopyButton_5642" data-props="{}"></leptos-island>"#;
+        let chunks: Vec<String> = lazy_chunks(html, &manifest).into_iter().collect();
+        assert_eq!(chunks, ["chunk_4.A", "chunk_5.B", "split_claim_form_loader_17.C"]);
+        assert!(lazy_chunks("<p>no islands</p>", &manifest).is_empty());
+        assert_eq!(snake_case("AdminWorkshopView"), "admin_workshop_view");
+    }
 }

@@ -18,8 +18,11 @@ export async function demoSignIn(page: Page, email: string, name: string, slug =
 }
 
 /** Waits until the WASM has hydrated the page, so clicks go through the enhanced components. */
+/// Interactive: the main bundle's islands hydrated, and every lazily loaded island too (they come
+/// in chunks of their own; see app/src/ui/lazy.rs).
 export async function hydrated(page: Page) {
   await expect(page.locator('body[data-hydrated]')).toHaveCount(1);
+  await expect(page.locator('[data-lazy-island]:not([data-ready])')).toHaveCount(0);
 }
 
 export async function claim(page: Page) {

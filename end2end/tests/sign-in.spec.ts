@@ -1,4 +1,5 @@
 import { test, expect } from '@playwright/test';
+import { hydrated } from '../support/helpers';
 
 // Google is played by a real OpenID Connect server (oauth2-mock-server, started by
 // scripts/test.sh); its control endpoint says who signs in next.
@@ -18,7 +19,7 @@ test('sign in with Google through a real OIDC server, then claim a key', async (
   await expect(page).toHaveURL(/\/w\/demo$/);
   await expect(page.getByTestId('signed-in-as')).toHaveText(email);
 
-  await expect(page.locator('body[data-hydrated]')).toHaveCount(1);
+  await hydrated(page);
   await page.getByTestId('claim').click();
   await expect(page.getByTestId('api-key')).toHaveText(/^sk-or-v1-[0-9a-f]{64}$/);
 });

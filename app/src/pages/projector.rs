@@ -12,7 +12,7 @@ use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
 use crate::claim::ClaimError;
-use crate::ui::{every_visible, zone_secs, WindowStatus};
+use crate::ui::{every_visible, lazy_island_ready, zone_secs, WindowStatus};
 use crate::workshops::{Pause, WindowState};
 
 /// How often the projector asks for the counter.
@@ -124,7 +124,8 @@ fn Projector(data: ProjectorData, slug: String) -> impl IntoView {
     }
 }
 
-#[island]
+/// The claims counter and window state, refreshed. Lazy: only the projector fetches its code.
+#[island(lazy)]
 fn ProjectorLive(slug: String, live: Live, zone: i32) -> impl IntoView {
     let live = RwSignal::new(live);
     let slug = StoredValue::new(slug);
@@ -136,8 +137,9 @@ fn ProjectorLive(slug: String, live: Live, zone: i32) -> impl IntoView {
         });
     });
     let zone_offset = FixedOffset::east_opt(zone).unwrap_or(FixedOffset::east_opt(0).expect("UTC"));
+    let ready = lazy_island_ready();
     view! {
-        <p class="projector-state">
+        <p class="projector-state" data-lazy-island="" data-ready=ready>
             {move || {
                 let l = live.get();
                 view! {

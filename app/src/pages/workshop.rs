@@ -16,7 +16,7 @@ use crate::claim::{
     load_my_usage, load_workshop_page, provider_label, CheckMyKey, ClaimError, ClaimKey, ConsentState, KeyCheck, MyKey,
     Usage, WithdrawConsent, WorkshopPageData as PageData,
 };
-use crate::ui::{every_visible, format_usd, zone_secs, CopyButton, Countdown, LocalTime, WindowStatus};
+use crate::ui::{every_visible, format_usd, lazy_island_ready, zone_secs, CopyButton, Countdown, LocalTime, WindowStatus};
 use crate::workshops::{Model, WindowState};
 
 #[component]
@@ -193,8 +193,9 @@ fn ConfirmClaim(data: PageData, user: crate::auth::SessionUser) -> impl IntoView
 
 /// The claim form, enhanced: while the key is being minted it says so, a refusal is shown in
 /// place, and once the key exists the page is loaded again to show it. Without JavaScript the
-/// form posts and the server redirects back to the page.
-#[island]
+/// form posts and the server redirects back to the page. Lazy: the page with the key, which most
+/// loads are, does not carry the form, nor its code.
+#[island(lazy)]
 fn ClaimForm(slug: String, open: bool, error: Option<ClaimError>, zone: i32) -> impl IntoView {
     let claim = ServerAction::<ClaimKey>::new();
     let pending = claim.pending();
@@ -207,6 +208,7 @@ fn ClaimForm(slug: String, open: bool, error: Option<ClaimError>, zone: i32) -> 
         Some(Err(error)) => navigate_to(&error.page_url(&page_slug)),
     });
     let shown_error = move || claim.value().get().and_then(|r| r.err()).or_else(|| error.clone());
+    let ready = lazy_island_ready();
     view! {
         <ActionForm action=claim>
             <input type="hidden" name="slug" value=slug/>
@@ -221,6 +223,8 @@ fn ClaimForm(slug: String, open: bool, error: Option<ClaimError>, zone: i32) -> 
                 type="submit"
                 class="button"
                 data-testid="claim"
+                data-lazy-island=""
+                data-ready=ready
                 disabled=move || !open || pending.get()
                 aria-describedby="claim-progress"
             >

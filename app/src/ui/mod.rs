@@ -1,10 +1,12 @@
 //! Small shared components and formatting.
 
 mod copy_button;
+mod lazy;
 mod time;
 mod window;
 
 pub use copy_button::CopyButton;
+pub use lazy::lazy_island_ready;
 pub use time::{every, every_visible, format_remaining, zone_secs, Countdown, LocalTime};
 pub use window::{WindowBadge, WindowStatus};
 

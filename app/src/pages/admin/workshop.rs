@@ -12,7 +12,7 @@ use leptos_router::hooks::use_params_map;
 use super::live::{Notice, Page};
 use super::table::{state_word, AttendanceTable};
 use crate::admin::{load_admin_workshop, mint_for_someone, pause_claims, sync_now, AdminRow, AdminSummary, HandedKey};
-use crate::ui::{every_visible, format_usd, CopyButton, LocalTime, WindowBadge};
+use crate::ui::{every_visible, format_usd, lazy_island_ready, CopyButton, LocalTime, WindowBadge};
 
 /// How often the table asks for the stored usage.
 const POLL: Duration = Duration::from_secs(3);
@@ -42,20 +42,22 @@ pub fn AdminWorkshopPage() -> impl IntoView {
 
 /// The live page: an island, as it polls, filters and sorts in the browser. The server's rows
 /// come as `children` (plain HTML, what a browser without JavaScript keeps); the first poll
-/// replaces them with the live table.
-#[island]
+/// replaces them with the live table. Lazy: its code (most of the WASM) comes in a chunk of its
+/// own, fetched only by the admin page.
+#[island(lazy)]
 fn AdminWorkshopView(summary: AdminSummary, children: Children) -> impl IntoView {
     let page = Page::new(summary);
     // The first poll at once, then every few seconds while the tab is visible.
     Effect::new(move |_| page.reload());
     every_visible(POLL, move || page.reload());
     let summary = Memo::new(move |_| page.data.with(|d| d.summary.clone()));
+    let ready = lazy_island_ready();
     view! {
         <p class="muted"><a href="/admin">"Admin"</a> " › " {move || summary.with(|s| s.event.clone())}</p>
         <h1>{move || summary.with(|s| s.name.clone())}</h1>
         <SummaryLine summary/>
         <Controls page summary/>
-        <p class="notice-line" role="status" data-testid="admin-notice">
+        <p class="notice-line" role="status" data-testid="admin-notice" data-lazy-island="" data-ready=ready>
             {move || match page.notice.get() {
                 Some(Notice::Done(text)) => view! { <span class="ok">{text}</span> }.into_any(),
                 Some(Notice::Failed(text)) => view! { <span class="error">{text}</span> }.into_any(),
