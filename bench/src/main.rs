@@ -19,6 +19,10 @@ use process::{Launch, ServerProcess};
 
 /// The workshop every attendee claims from: the demo workshop (pool of 300 keys, always open).
 const SLUG: &str = "demo";
+/// An open demo workshop the burst leaves alone: its page still shows the claim form.
+const UNCLAIMED_SLUG: &str = "demo-small";
+/// The page the weight target is for.
+const WITH_A_KEY: &str = "attendee page, with a key";
 const ADMIN_EMAIL: &str = "admin@bench.example";
 
 #[derive(Parser)]
@@ -234,9 +238,9 @@ async fn run(args: &Args) -> Result<(), String> {
     // Someone signed in who has not claimed yet: their page carries the claim form (on the small
     // demo workshop, which still has keys: the burst took the whole pool of this one).
     let newcomer = burst::sign_in(&client, &server.base, "newcomer@bench.example", "Newcomer").await?;
-    let (projector, unclaimed) = (format!("/w/{SLUG}/projector"), "/w/demo-small".to_string());
+    let (projector, unclaimed) = (format!("/w/{SLUG}/projector"), format!("/w/{UNCLAIMED_SLUG}"));
     let pages = [
-        ("attendee page, with a key", &workshop, attendee.as_deref()),
+        (WITH_A_KEY, &workshop, attendee.as_deref()),
         ("signed out", &workshop, None),
         ("signed in, before claiming", &unclaimed, Some(newcomer.as_str())),
         ("projector", &projector, None),
@@ -262,7 +266,7 @@ async fn run(args: &Args) -> Result<(), String> {
             .collect();
         rows.push(vec!["total".into(), total_raw.to_string(), total_wire.to_string(), String::new(), String::new()]);
         print_table(&["resource", "bytes", "bytes over the wire", "encoding", "cache-control"], rows.into_iter());
-        if label == "attendee page, with a key" {
+        if label == WITH_A_KEY {
             println!("\ntarget ≤ 120 KB (122,880 B) over the wire: {}", yes_no(total_wire <= 122_880));
         } else if path == &admin_page {
             let html = &assets[0];

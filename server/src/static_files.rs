@@ -291,7 +291,9 @@ impl HashedNames {
         for (kind, hash) in text.lines().filter_map(|line| line.split_once(':')) {
             let hash = hash.trim();
             match kind.trim() {
-                kind @ ("js" | "wasm" | "css") => names.push((format!("{name}.{kind}"), format!("{name}.{hash}.{kind}"))),
+                kind @ ("js" | "wasm" | "css") => {
+                    names.push((format!("{name}.{kind}"), format!("{name}.{hash}.{kind}")))
+                }
                 "split" => names.push(Self::itself(format!("__wasm_split.{hash}.js"))),
                 "manifest" => {
                     let manifest = format!("__wasm_split_manifest.{hash}.json");
@@ -316,7 +318,8 @@ impl HashedNames {
     fn chunks(manifest: &std::path::Path) -> Vec<String> {
         let text = std::fs::read_to_string(manifest).unwrap_or_default();
         let by_function: HashMap<String, Vec<String>> = serde_json::from_str(&text).unwrap_or_default();
-        let mut chunks: Vec<String> = by_function.into_values().flatten().map(|chunk| format!("{chunk}.wasm")).collect();
+        let mut chunks: Vec<String> =
+            by_function.into_values().flatten().map(|chunk| format!("{chunk}.wasm")).collect();
         chunks.sort();
         chunks.dedup();
         chunks

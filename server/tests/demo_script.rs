@@ -33,7 +33,7 @@ fn the_demo_never_takes_a_management_key_from_the_callers_shell() {
         "cargo",
         &format!(
             "if [[ \"$*\" == 'leptos --version' ]]; then echo 'cargo-leptos 0.3.10'; \
-             elif [[ \"$*\" == 'leptos serve' ]]; then env > {}; \
+             elif [[ \"$*\" == 'leptos serve --split' ]]; then env > {}; \
              else echo \"unexpected: cargo $*\" >&2; exit 3; fi",
             seen.display()
         ),

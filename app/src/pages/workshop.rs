@@ -16,7 +16,9 @@ use crate::claim::{
     load_my_usage, load_workshop_page, provider_label, CheckMyKey, ClaimError, ClaimKey, ConsentState, KeyCheck, MyKey,
     Usage, WithdrawConsent, WorkshopPageData as PageData,
 };
-use crate::ui::{every_visible, format_usd, lazy_island_ready, zone_secs, CopyButton, Countdown, LocalTime, WindowStatus};
+use crate::ui::{
+    every_visible, format_usd, lazy_island_ready, zone_secs, CopyButton, Countdown, LocalTime, WindowStatus,
+};
 use crate::workshops::{Model, WindowState};
 
 #[component]
