@@ -8,8 +8,9 @@ use app as _;
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_islands();
-    // Marks the page as interactive (end-to-end tests wait for it before clicking). The islands
-    // hydrate right after this returns, within the same task; the timeout runs after them.
+    // Marks the main bundle's islands as hydrated (end-to-end tests wait for it before clicking).
+    // They hydrate right after this returns, within the same task; the timeout runs after them.
+    // The lazy islands arrive later in chunks of their own and mark themselves (`app::ui::lazy`).
     leptos::prelude::set_timeout(
         || {
             if let Some(body) = leptos::prelude::document().body() {
