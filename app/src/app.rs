@@ -39,9 +39,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// gets the hashed names even where LEPTOS_HASH_FILES is not set; the server caches those for a year.
 #[cfg(feature = "ssr")]
 fn hashed_names(mut options: LeptosOptions) -> (LeptosOptions, String) {
-    // Read for every page, as leptos does: `cargo leptos watch` rebuilds the WASM and CSS under
-    // new names without restarting the server.
-    let name = match css_hash(&options) {
+    let names = crate::hashed_names::HashedNames::current(&options);
+    let name = match names.css_hash() {
         Some(hash) => {
             options.hash_files = true;
             format!("{}.{hash}", options.output_name)
@@ -50,22 +49,6 @@ fn hashed_names(mut options: LeptosOptions) -> (LeptosOptions, String) {
     };
     let href = format!("/{}/{name}.css", options.site_pkg_dir);
     (options, href)
-}
-
-/// The CSS hash from `hash.txt`, when every file it names is in the site (after a rebuild without
-/// hashes, a stale hash.txt names files that are gone).
-#[cfg(feature = "ssr")]
-fn css_hash(options: &LeptosOptions) -> Option<String> {
-    let exe = std::env::current_exe().ok()?;
-    let text = std::fs::read_to_string(exe.parent()?.join(&*options.hash_file)).ok()?;
-    let hashes: Vec<(&str, &str)> =
-        text.lines().filter_map(|line| line.split_once(':')).map(|(k, h)| (k.trim(), h.trim())).collect();
-    let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-    let present = |(kind, hash): &(&str, &str)| pkg.join(format!("{}.{hash}.{kind}", options.output_name)).is_file();
-    if !["js", "wasm", "css"].iter().all(|kind| hashes.iter().any(|e| e.0 == *kind && present(e))) {
-        return None;
-    }
-    hashes.iter().find(|(kind, _)| *kind == "css").map(|(_, hash)| hash.to_string())
 }
 
 #[cfg(not(feature = "ssr"))]

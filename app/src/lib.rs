@@ -16,6 +16,8 @@ pub mod background;
 #[cfg(feature = "ssr")]
 pub mod guardrail;
 #[cfg(feature = "ssr")]
+pub mod hashed_names;
+#[cfg(feature = "ssr")]
 pub mod http;
 #[cfg(feature = "ssr")]
 pub mod listener;

@@ -33,6 +33,7 @@ use tower::{Layer, ServiceExt};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
 
+use app::hashed_names::HashedNames;
 use app::shell;
 use app::state::AppState;
 
@@ -132,8 +133,8 @@ where
     ServeDir<F>: tower::Service<Request, Response: IntoResponse, Error = std::convert::Infallible>,
 {
     let name = request.uri().path().strip_prefix(pkg.prefix.as_str()).unwrap_or_default().to_string();
-    // Read for every request, as leptos does: `cargo leptos watch` renames without a restart.
-    let names = HashedNames::of(&pkg.options);
+    // Looked up for every request, as leptos does: `cargo leptos watch` renames without a restart.
+    let names = HashedNames::current(&pkg.options);
     let immutable = names.is_hashed(&name);
     let file = names.hashed(&name).unwrap_or(&name).to_string();
     if let Some(response) = from_memory(&pkg, &file, Wanted::of(&request)).await {
@@ -265,75 +266,6 @@ async fn best_compression(plain: Bytes, encoding: Encoding) -> Option<Bytes> {
     compressed.then_some(bytes)
 }
 
-/// The current build's hashed file names, by their unhashed name (`minter.css` → `minter.<hash>.css`).
-/// The split build's files (the loader, its manifest and the lazily loaded chunks) have only
-/// their hashed name, which stands for itself here.
-#[derive(Debug, Default)]
-struct HashedNames(Vec<(String, String)>);
-
-impl HashedNames {
-    /// From `hash.txt` (`js: <hash>`, `wasm: <hash>`, `css: <hash>`, and with `--split` also
-    /// `split: <hash>` and `manifest: <hash>`, as cargo-leptos writes it, where leptos's
-    /// `HydrationScripts` also reads it) and the chunks the manifest names (their names carry
-    /// their own hashes). Empty when the site was built without hashes, or when that file is
-    /// stale (its files are not in the site).
-    fn of(options: &LeptosOptions) -> Self {
-        let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-        let text = std::env::current_exe()
-            .ok()
-            .and_then(|exe| std::fs::read_to_string(exe.parent()?.join(&*options.hash_file)).ok())
-            .unwrap_or_default();
-        Self::from_hash_file(&text, &pkg, &options.output_name)
-    }
-
-    fn from_hash_file(text: &str, pkg: &std::path::Path, name: &str) -> Self {
-        let mut names = Vec::new();
-        for (kind, hash) in text.lines().filter_map(|line| line.split_once(':')) {
-            let hash = hash.trim();
-            match kind.trim() {
-                kind @ ("js" | "wasm" | "css") => {
-                    names.push((format!("{name}.{kind}"), format!("{name}.{hash}.{kind}")))
-                }
-                "split" => names.push(Self::itself(format!("__wasm_split.{hash}.js"))),
-                "manifest" => {
-                    let manifest = format!("__wasm_split_manifest.{hash}.json");
-                    names.extend(Self::chunks(&pkg.join(&manifest)).into_iter().map(Self::itself));
-                    names.push(Self::itself(manifest));
-                }
-                _ => {}
-            }
-        }
-        if names.iter().all(|(_, hashed)| pkg.join(hashed).is_file()) {
-            HashedNames(names)
-        } else {
-            HashedNames::default()
-        }
-    }
-
-    fn itself(hashed: String) -> (String, String) {
-        (hashed.clone(), hashed)
-    }
-
-    /// The chunk files of a split build's manifest (`{"<lazy fn>": ["chunk_4.<hash>", …]}`).
-    fn chunks(manifest: &std::path::Path) -> Vec<String> {
-        let text = std::fs::read_to_string(manifest).unwrap_or_default();
-        let by_function: HashMap<String, Vec<String>> = serde_json::from_str(&text).unwrap_or_default();
-        let mut chunks: Vec<String> =
-            by_function.into_values().flatten().map(|chunk| format!("{chunk}.wasm")).collect();
-        chunks.sort();
-        chunks.dedup();
-        chunks
-    }
-
-    fn hashed(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(plain, _)| plain == name).map(|(_, hashed)| hashed.as_str())
-    }
-
-    fn is_hashed(&self, name: &str) -> bool {
-        self.0.iter().any(|(_, hashed)| hashed == name)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderMap;
@@ -372,44 +304,6 @@ mod tests {
         }
         let (parts, body) = serve(pkg.clone(), dir, request.body(Body::empty()).unwrap()).await.into_parts();
         (parts.status, parts.headers, axum::body::to_bytes(body, usize::MAX).await.unwrap())
-    }
-
-    #[test]
-    fn a_split_builds_loader_manifest_and_chunks_are_hashed_names() {
-        let root = tempfile::tempdir().unwrap();
-        let manifest = r#"{"claim_form_loader_1":["chunk_4.AAA","split_claim_form_loader_1.BBB"],"admin_loader_2":["chunk_4.AAA","split_admin_loader_2.CCC"]}"#;
-        for (file, text) in [
-            ("minter.JJJ.js", ""),
-            ("minter.WWW.wasm", ""),
-            ("minter.SSS.css", ""),
-            ("__wasm_split.LLL.js", ""),
-            ("__wasm_split_manifest.MMM.json", manifest),
-            ("chunk_4.AAA.wasm", ""),
-            ("split_claim_form_loader_1.BBB.wasm", ""),
-            ("split_admin_loader_2.CCC.wasm", ""),
-            ("other.wasm", ""),
-        ] {
-            std::fs::write(root.path().join(file), text).unwrap();
-        }
-        let hash_file = "js: JJJ\nwasm: WWW\ncss: SSS\nmanifest: MMM\nsplit: LLL\n";
-        let names = HashedNames::from_hash_file(hash_file, root.path(), "minter");
-        assert_eq!(names.hashed("minter.wasm"), Some("minter.WWW.wasm"));
-        for immutable in [
-            "minter.JJJ.js",
-            "__wasm_split.LLL.js",
-            "__wasm_split_manifest.MMM.json",
-            "chunk_4.AAA.wasm",
-            "split_claim_form_loader_1.BBB.wasm",
-            "split_admin_loader_2.CCC.wasm",
-        ] {
-            assert!(names.is_hashed(immutable), "{immutable}");
-        }
-        assert!(!names.is_hashed("other.wasm"));
-        assert!(!names.is_hashed("minter.wasm"));
-
-        // A chunk the manifest names that is not in the site: the hash file is stale.
-        std::fs::remove_file(root.path().join("chunk_4.AAA.wasm")).unwrap();
-        assert!(!HashedNames::from_hash_file(hash_file, root.path(), "minter").is_hashed("minter.JJJ.js"));
     }
 
     #[tokio::test]
