@@ -41,12 +41,7 @@ impl HashedNames {
             .unwrap_or_default();
         let pkg = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
         let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        let source = Source {
-            hash_file_modified: modified(&hash_file),
-            pkg_modified: modified(&pkg),
-            hash_file,
-            pkg,
-        };
+        let source = Source { hash_file_modified: modified(&hash_file), pkg_modified: modified(&pkg), hash_file, pkg };
         let mut current = CURRENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some((read_from, names)) = current.as_ref() {
             if *read_from == source {

@@ -74,7 +74,8 @@ test('copy button copies the key and says so', async ({ page, context }) => {
 test('snippet tabs show the workshop’s model ids', async ({ page }) => {
   await demoSignIn(page, uniqueEmail('tabs'), 'Tab Tester');
   const key = await claim(page);
-  const snippet = page.getByTestId('snippet-tab');
+  // Every tab is in the page; the one shown is the selected one.
+  const snippet = page.getByTestId('snippet-tab').filter({ visible: true });
   const expected: Record<string, string[]> = {
     '.env': [`OPENROUTER_API_KEY=${key}`, 'OPENROUTER_MODEL=meta-llama/llama-3.1-8b-instruct'],
     Python: ['model="meta-llama/llama-3.1-8b-instruct"', 'load_dotenv()', 'pip install openai python-dotenv', 'python main.py'],

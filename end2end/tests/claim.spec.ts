@@ -64,8 +64,10 @@ test.describe('without JavaScript', () => {
     await expect(page.getByTestId('api-key')).toBeVisible();
     await page.getByRole('link', { name: 'Python', exact: true }).click();
     await expect(page).toHaveURL(/\?snippet=python#snippets$/);
-    await expect(page.getByTestId('snippet-tab')).toContainText('from openai import OpenAI');
-    await expect(page.getByTestId('snippet-run')).toHaveText('python main.py');
+    const shown = page.getByTestId('snippet-tab').filter({ visible: true });
+    await expect(shown).toHaveAttribute('data-kind', 'python');
+    await expect(shown).toContainText('from openai import OpenAI');
+    await expect(shown.getByTestId('snippet-run')).toHaveText('python main.py');
 
     await page.getByTestId('test-key').click();
     await expect(page).toHaveURL(/\/w\/demo\?key_test=works#key-test$/);

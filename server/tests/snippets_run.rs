@@ -45,9 +45,13 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<(&'a str, usize)
     Some((&text[at..at + len], at + len))
 }
 
-/// Reads the selected tab from the page's HTML.
+/// Reads the selected tab from the page's HTML: the one panel of the several the page carries
+/// that is not `hidden`.
 fn tab(page: &str) -> Tab {
-    let (section, _) = between(page, "data-testid=\"snippet-tab\"", "</section>").expect("a snippet tab");
+    let panels: Vec<&str> = page.split("data-testid=\"snippet-tab\"").skip(1).collect();
+    let shown: Vec<&str> = panels.iter().copied().filter(|p| !p[..p.find('>').unwrap()].contains("hidden")).collect();
+    assert_eq!((panels.len(), shown.len()), (SnippetKind::ALL.len(), 1), "every tab rendered, one shown");
+    let section = shown[0].split("</section>").next().unwrap();
     let mut tab = Tab::default();
     let mut rest = section;
     while let Some((pre, end)) = between(rest, "<pre", "</pre>") {

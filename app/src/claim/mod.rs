@@ -35,15 +35,47 @@ pub struct MyKey {
     pub disabled: bool,
 }
 
-/// The attendee's spend as last read from OpenRouter, for the usage bar that refreshes itself.
+/// The attendee's spend as last read from OpenRouter, for the usage bar that refreshes itself:
+/// already in words and numbers, so the browser only swaps text (no money or calendar code).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
-    pub usage_usd: Decimal,
-    pub limit_usd: Decimal,
+    /// The bar's `max` and `value` (dollars; the value stops at the budget).
+    pub bar_max: String,
+    pub bar_value: String,
+    /// "$0.42 of $2.00 used · $1.58 left".
+    pub summary: String,
     /// When OpenRouter was last read for this key; `None` before the first sync.
-    pub synced_at: Option<DateTime<Utc>>,
+    pub synced_at: Option<TimeText>,
     /// How often the server reads it (`USAGE_SYNC_SECONDS`).
     pub sync_every_secs: u64,
+}
+
+/// An instant as islands take it: milliseconds since the epoch, and the server's text for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeText {
+    pub at_ms: i64,
+    pub text: String,
+}
+
+impl Usage {
+    /// `zone`: the venue's, for the time's text before the browser rewrites it.
+    pub fn new(
+        usage_usd: Decimal,
+        limit_usd: Decimal,
+        synced_at: Option<DateTime<Utc>>,
+        sync_every_secs: u64,
+        zone: chrono::FixedOffset,
+    ) -> Usage {
+        use crate::ui::{format_usd, format_utc_in};
+        let left = (limit_usd - usage_usd).max(Decimal::ZERO);
+        Usage {
+            bar_max: limit_usd.to_string(),
+            bar_value: usage_usd.min(limit_usd).to_string(),
+            summary: format!("{} of {} used · {} left", format_usd(usage_usd), format_usd(limit_usd), format_usd(left)),
+            synced_at: synced_at.map(|at| TimeText { at_ms: at.timestamp_millis(), text: format_utc_in(&at, &zone) }),
+            sync_every_secs,
+        }
+    }
 }
 
 /// The attendee's marketing consent in this workshop, as the page shows it.
@@ -186,12 +218,13 @@ pub async fn load_my_usage(slug: String) -> Result<Usage, ClaimError> {
         let workshop = state.workshop(&slug).ok_or(ClaimError::UnknownWorkshop)?;
         let row = state.store.attendance(&user.user_id, &workshop.slug).await?;
         let key = row.and_then(mint::my_key).ok_or(ClaimError::NoKeyYet)?;
-        Ok(Usage {
-            usage_usd: key.usage_usd,
-            limit_usd: key.limit_usd,
-            synced_at: key.usage_synced_at,
-            sync_every_secs: state.usage_sync_every.as_secs(),
-        })
+        Ok(Usage::new(
+            key.usage_usd,
+            key.limit_usd,
+            key.usage_synced_at,
+            state.usage_sync_every.as_secs(),
+            *workshop.starts_at.offset(),
+        ))
     }
     .await;
     crate::http::answer(result)

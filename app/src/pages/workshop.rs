@@ -2,8 +2,10 @@
 //!
 //! Rendered on the server; only the parts that move are islands shipped to the browser: the
 //! claim form's progress and errors, the snippet tabs, the copy buttons, the key test, the usage
-//! bar, the countdowns and local times. Everything works without JavaScript: the claim, the key
-//! test and the consent withdrawal are plain forms, the tabs are links.
+//! bar, the countdowns and local times. The islands get text the server already wrote (money,
+//! dates, every snippet tab), so the browser carries no money, calendar or snippet code.
+//! Everything works without JavaScript: the claim, the key test and the consent withdrawal are
+//! plain forms, the tabs are links.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use leptos::prelude::*;
@@ -14,10 +16,10 @@ use crate::claim::key_check::cheapest_model;
 use crate::claim::snippets::{snippet, Snippet, SnippetKind};
 use crate::claim::{
     load_my_usage, load_workshop_page, provider_label, CheckMyKey, ClaimError, ClaimKey, ConsentState, KeyCheck, MyKey,
-    Usage, WithdrawConsent, WorkshopPageData as PageData,
+    TimeText, Usage, WithdrawConsent, WorkshopPageData as PageData,
 };
 use crate::ui::{
-    every_visible, format_usd, lazy_island_ready, zone_secs, CopyButton, Countdown, LocalTime, WindowStatus,
+    every_visible, format_usd, lazy_island_ready, zone_secs, CopyButton, Countdown, LocalTime, ViewerTime, WindowStatus,
 };
 use crate::workshops::{Model, WindowState};
 
@@ -334,17 +336,11 @@ fn YourKey(
                 </p>
             })}
             <UsageBar
-                usage=Usage {
-                    usage_usd: key.usage_usd,
-                    limit_usd: key.limit_usd,
-                    synced_at: key.usage_synced_at,
-                    sync_every_secs,
-                }
+                usage=Usage::new(key.usage_usd, key.limit_usd, key.usage_synced_at, sync_every_secs, zone)
                 slug=slug.clone()
-                zone=zone_secs(zone)
             />
             {(!key.bound && !key.disabled).then(|| view! { <p class="muted">"Model restrictions are still being applied to this key."</p> })}
-            <Snippets key=key.key.clone() models=model_ids tab=SnippetKind::from_id(tab.as_deref()).id().to_string()/>
+            <Snippets key=key.key.clone() models=model_ids tab=SnippetKind::from_id(tab.as_deref())/>
             <KeyTest slug model checked/>
         </section>
     }
@@ -360,7 +356,7 @@ fn usage_poll(sync_every_secs: u64) -> std::time::Duration {
 /// Used / budget from the stored usage (synced from OpenRouter in the background). It refreshes
 /// itself while the tab is visible, and says when OpenRouter was last read.
 #[island]
-fn UsageBar(usage: Usage, slug: String, zone: i32) -> impl IntoView {
+fn UsageBar(usage: Usage, slug: String) -> impl IntoView {
     let sync_every_secs = usage.sync_every_secs;
     let usage = RwSignal::new(usage);
     let slug = StoredValue::new(slug);
@@ -379,18 +375,15 @@ fn UsageBar(usage: Usage, slug: String, zone: i32) -> impl IntoView {
     view! {
         <div class="usage">
             <progress
-                max=move || usage.with(|u| u.limit_usd.to_string())
-                value=move || usage.with(|u| u.usage_usd.min(u.limit_usd).to_string())
+                max=move || usage.with(|u| u.bar_max.clone())
+                value=move || usage.with(|u| u.bar_value.clone())
                 aria-label="Budget used"
             ></progress>
             <p data-testid="usage">
-                {move || usage.with(|u| {
-                    let left = (u.limit_usd - u.usage_usd).max(rust_decimal::Decimal::ZERO);
-                    format!("{} of {} used · {} left", format_usd(u.usage_usd), format_usd(u.limit_usd), format_usd(left))
-                })}
-                {move || match usage.with(|u| u.synced_at) {
-                    Some(at) => view! {
-                        " · as of " <span data-testid="usage-as-of"><LocalTime at zone/></span>
+                {move || usage.with(|u| u.summary.clone())}
+                {move || match usage.with(|u| u.synced_at.clone()) {
+                    Some(TimeText { at_ms, text }) => view! {
+                        " · as of " <span data-testid="usage-as-of"><ViewerTime at_ms text/></span>
                         {format!(" (read from OpenRouter {})", every_text(sync_every_secs))}
                     }
                     .into_any(),
@@ -403,43 +396,70 @@ fn UsageBar(usage: Usage, slug: String, zone: i32) -> impl IntoView {
 }
 
 /// Tabs of ready-to-paste code, each with the file to save, the install line and the command that
-/// runs it. The tabs are links (`?snippet=python`), so they work without JavaScript; in the
-/// browser they switch in place (and the address follows, so a reload keeps the tab).
-#[island]
-fn Snippets(key: String, models: Vec<String>, tab: String) -> impl IntoView {
-    let selected = RwSignal::new(SnippetKind::from_id(Some(&tab)));
+/// runs it. Every tab is rendered here, the unselected ones `hidden`; the tabs are links
+/// (`?snippet=python`), so they work without JavaScript, and in the browser [`SnippetTabs`]
+/// switches them in place (and the address follows, so a reload keeps the tab).
+#[component]
+fn Snippets(key: String, models: Vec<String>, tab: SnippetKind) -> impl IntoView {
     view! {
         <section id="snippets" class="snippets" aria-labelledby="snippets-heading">
             <h3 id="snippets-heading">"Use it"</h3>
-            <nav class="tabs" aria-label="Snippet language">
-                {SnippetKind::ALL
-                    .into_iter()
-                    .map(|kind| {
-                        let href = format!("?snippet={}#snippets", kind.id());
-                        let switch = {
-                            let href = href.clone();
-                            move |ev: leptos::ev::MouseEvent| {
-                                ev.prevent_default();
-                                selected.set(kind);
-                                replace_address(&href);
-                            }
-                        };
-                        view! {
-                            <a
-                                class="tab"
-                                href=href
-                                on:click=switch
-                                aria-current=move || (selected.get() == kind).then_some("true")
-                            >
-                                {kind.label()}
-                            </a>
-                        }
-                    })
-                    .collect_view()}
-            </nav>
-            {move || view! { <SnippetTab snippet=snippet(selected.get(), &key, &models)/> }}
+            <SnippetTabs selected=tab.id().to_string()/>
+            {SnippetKind::ALL
+                .into_iter()
+                .map(|kind| view! { <SnippetTab snippet=snippet(kind, &key, &models) hidden=kind != tab/> })
+                .collect_view()}
         </section>
     }
+}
+
+/// The tab links. The panels are the server's HTML: a click only moves `hidden` and the address.
+#[island]
+fn SnippetTabs(selected: String) -> impl IntoView {
+    let selected = RwSignal::new(SnippetKind::from_id(Some(&selected)));
+    view! {
+        <nav class="tabs" aria-label="Snippet language">
+            {SnippetKind::ALL
+                .into_iter()
+                .map(|kind| {
+                    let href = format!("?snippet={}#snippets", kind.id());
+                    let switch = {
+                        let href = href.clone();
+                        move |ev: leptos::ev::MouseEvent| {
+                            ev.prevent_default();
+                            selected.set(kind);
+                            show_snippet(kind);
+                            replace_address(&href);
+                        }
+                    };
+                    view! {
+                        <a
+                            class="tab"
+                            href=href
+                            on:click=switch
+                            aria-current=move || (selected.get() == kind).then_some("true")
+                        >
+                            {kind.label()}
+                        </a>
+                    }
+                })
+                .collect_view()}
+        </nav>
+    }
+}
+
+/// Shows the panel of `kind` and hides the others.
+fn show_snippet(kind: SnippetKind) {
+    #[cfg(feature = "hydrate")]
+    if let Ok(panels) = document().query_selector_all("#snippets [data-testid=snippet-tab]") {
+        for panel in (0..panels.length()).filter_map(|i| panels.item(i)) {
+            if let Ok(panel) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(panel) {
+                panel.set_hidden(panel.get_attribute("data-kind").as_deref() != Some(kind.id()));
+            }
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = kind;
 }
 
 /// Changes the address without a request (the browser's history, not the router's).
@@ -453,7 +473,7 @@ fn replace_address(href: &str) {
 }
 
 #[component]
-fn SnippetTab(snippet: Snippet) -> impl IntoView {
+fn SnippetTab(snippet: Snippet, hidden: bool) -> impl IntoView {
     let kind = snippet.kind;
     let command = |label: &'static str, line: &'static str, testid: &'static str| {
         view! {
@@ -468,7 +488,7 @@ fn SnippetTab(snippet: Snippet) -> impl IntoView {
         }
     };
     view! {
-        <div class="snippet" data-testid="snippet-tab" data-kind=kind.id()>
+        <div class="snippet" data-testid="snippet-tab" data-kind=kind.id() hidden=hidden>
             <p>{snippet.intro}</p>
             {snippet
                 .blocks

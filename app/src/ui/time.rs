@@ -9,18 +9,30 @@ use leptos::prelude::*;
 use super::format_utc_in;
 
 /// `at`, shown in the viewer's time zone once hydrated, in the venue's zone (`zone`, seconds east
-/// of UTC) before that, and without JavaScript.
-#[island]
+/// of UTC) before that, and without JavaScript. The server formats the fallback, so the browser
+/// gets an instant and a text, and no calendar code.
+#[component]
 pub fn LocalTime(at: DateTime<Utc>, zone: i32) -> impl IntoView {
     let fallback_zone = FixedOffset::east_opt(zone).unwrap_or(FixedOffset::east_opt(0).expect("UTC"));
-    let text = RwSignal::new(format_utc_in(&at, &fallback_zone));
+    view! {
+        <time datetime=at.to_rfc3339()>
+            <ViewerTime at_ms=at.timestamp_millis() text=format_utc_in(&at, &fallback_zone)/>
+        </time>
+    }
+}
+
+/// [`LocalTime`]'s moving part: `text` until hydrated, then `at_ms` (milliseconds since the
+/// epoch) in the viewer's zone and locale.
+#[island]
+pub fn ViewerTime(at_ms: i64, text: String) -> impl IntoView {
+    let text = RwSignal::new(text);
     // Effects only run in the browser, after hydration: the first render matches the server's.
     Effect::new(move |_| {
-        if let Some(local) = browser::local_text(at) {
+        if let Some(local) = browser::local_text(at_ms) {
             text.set(local);
         }
     });
-    view! { <time datetime=at.to_rfc3339()>{text}</time> }
+    view! { {text} }
 }
 
 /// Seconds east of UTC, as islands take a time zone.
@@ -29,13 +41,19 @@ pub fn zone_secs(zone: FixedOffset) -> i32 {
 }
 
 /// Time left until `until`, ticking every second in the browser. Measured on the server's clock
-/// (`server_now` plus the time elapsed in the browser), so a wrong clock on a phone does not
-/// open claims early. `reload`: the page reloads when it reaches zero (the server then renders
-/// what has changed, e.g. an open claim window).
-#[island]
+/// (`until - server_now`, then the time elapsed in the browser), so a wrong clock on a phone
+/// does not open claims early. `reload`: the page reloads when it reaches zero (the server then
+/// renders what has changed, e.g. an open claim window).
+#[component]
 pub fn Countdown(until: DateTime<Utc>, server_now: DateTime<Utc>, reload: bool) -> impl IntoView {
+    view! { <CountdownClock remaining_ms=(until - server_now).num_milliseconds() reload/> }
+}
+
+/// [`Countdown`]'s moving part, from the milliseconds left when the server rendered it.
+#[island]
+pub fn CountdownClock(remaining_ms: i64, reload: bool) -> impl IntoView {
     let elapsed_ms = RwSignal::new(0_i64);
-    let remaining_ms = move || (until - server_now).num_milliseconds() - elapsed_ms.get();
+    let remaining_ms = move || remaining_ms - elapsed_ms.get();
     let started = browser::now_ms();
     every(std::time::Duration::from_secs(1), move || elapsed_ms.set((browser::now_ms() - started) as i64));
     if reload {
@@ -82,11 +100,10 @@ pub fn format_remaining(ms: i64) -> String {
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use chrono::{DateTime, Utc};
     use leptos::prelude::*;
     use wasm_bindgen::JsValue;
 
-    pub fn local_text(at: DateTime<Utc>) -> Option<String> {
+    pub fn local_text(at_ms: i64) -> Option<String> {
         let options = js_sys::Object::new();
         for (name, value) in [
             ("weekday", "short"),
@@ -100,7 +117,7 @@ mod browser {
             js_sys::Reflect::set(&options, &name.into(), &value.into()).ok()?;
         }
         let locale = window().navigator().language().unwrap_or_else(|| "en".into());
-        let date = js_sys::Date::new(&JsValue::from_f64(at.timestamp_millis() as f64));
+        let date = js_sys::Date::new(&JsValue::from_f64(at_ms as f64));
         Some(date.to_locale_string(&locale, &options).into())
     }
 
@@ -125,9 +142,7 @@ mod browser {
 
 #[cfg(not(feature = "hydrate"))]
 mod browser {
-    use chrono::{DateTime, Utc};
-
-    pub fn local_text(_: DateTime<Utc>) -> Option<String> {
+    pub fn local_text(_: i64) -> Option<String> {
         None
     }
 
