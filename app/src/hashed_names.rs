@@ -76,7 +76,9 @@ impl HashedNames {
                 _ => {}
             }
         }
-        let complete = ["js", "wasm", "css"].iter().all(|kind| names.iter().any(|(plain, _)| plain.ends_with(kind)));
+        let complete = ["js", "wasm", "css"]
+            .iter()
+            .all(|kind| names.iter().any(|(plain, _)| *plain == format!("{output_name}.{kind}")));
         if complete && names.iter().all(|(_, hashed)| pkg.join(hashed).is_file()) {
             HashedNames { names, css_hash }
         } else {
@@ -152,8 +154,9 @@ mod tests {
         assert!(!names.is_hashed("other.wasm"));
         assert!(!names.is_hashed("minter.wasm"));
 
-        // A hash file that names no WASM is not a build's.
-        assert_eq!(HashedNames::from_hash_file("css: SSS\n", root.path(), "minter"), HashedNames::default());
+        // A hash file that names no main WASM is not a build's (the chunks do not stand for it).
+        let no_main = "js: JJJ\ncss: SSS\nmanifest: MMM\nsplit: LLL\n";
+        assert_eq!(HashedNames::from_hash_file(no_main, root.path(), "minter"), HashedNames::default());
 
         // A chunk the manifest names that is not in the site: the hash file is stale.
         std::fs::remove_file(root.path().join("chunk_4.AAA.wasm")).unwrap();
