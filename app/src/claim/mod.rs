@@ -17,6 +17,7 @@ pub use error::{provider_label, reference_text, ClaimError};
 pub use key_check::KeyCheck;
 
 use crate::auth::{SessionUser, SignInOption};
+use crate::ui::TimeText;
 use crate::workshops::{Pause, WindowState, Workshop};
 
 /// The attendee's key as the page shows it.
@@ -50,13 +51,6 @@ pub struct Usage {
     pub sync_every_secs: u64,
 }
 
-/// An instant as islands take it: milliseconds since the epoch, and the server's text for it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TimeText {
-    pub at_ms: i64,
-    pub text: String,
-}
-
 impl Usage {
     /// `zone`: the venue's, for the time's text before the browser rewrites it.
     pub fn new(
@@ -66,13 +60,13 @@ impl Usage {
         sync_every_secs: u64,
         zone: chrono::FixedOffset,
     ) -> Usage {
-        use crate::ui::{format_usd, format_utc_in};
+        use crate::ui::format_usd;
         let left = (limit_usd - usage_usd).max(Decimal::ZERO);
         Usage {
             bar_max: limit_usd.to_string(),
             bar_value: usage_usd.min(limit_usd).to_string(),
             summary: format!("{} of {} used · {} left", format_usd(usage_usd), format_usd(limit_usd), format_usd(left)),
-            synced_at: synced_at.map(|at| TimeText { at_ms: at.timestamp_millis(), text: format_utc_in(&at, &zone) }),
+            synced_at: synced_at.map(|at| TimeText::new(at, &zone)),
             sync_every_secs,
         }
     }

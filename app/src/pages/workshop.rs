@@ -16,10 +16,11 @@ use crate::claim::key_check::cheapest_model;
 use crate::claim::snippets::{snippet, Snippet, SnippetKind};
 use crate::claim::{
     load_my_usage, load_workshop_page, provider_label, CheckMyKey, ClaimError, ClaimKey, ConsentState, KeyCheck, MyKey,
-    TimeText, Usage, WithdrawConsent, WorkshopPageData as PageData,
+    Usage, WithdrawConsent, WorkshopPageData as PageData,
 };
 use crate::ui::{
-    every_visible, format_usd, lazy_island_ready, zone_secs, CopyButton, Countdown, LocalTime, ViewerTime, WindowStatus,
+    every_visible, format_usd, lazy_island_ready, zone_secs, CopyButton, Countdown, LocalTime, TimeText, ViewerTime,
+    WindowStatus,
 };
 use crate::workshops::{Model, WindowState};
 

@@ -7,7 +7,7 @@ mod window;
 
 pub use copy_button::CopyButton;
 pub use lazy::lazy_island_ready;
-pub use time::{every, every_visible, format_remaining, zone_secs, Countdown, LocalTime, ViewerTime};
+pub use time::{every, every_visible, format_remaining, zone_secs, Countdown, LocalTime, TimeText, ViewerTime};
 pub use window::{WindowBadge, WindowStatus};
 
 use chrono::{DateTime, FixedOffset, Utc};

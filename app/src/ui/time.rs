@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, FixedOffset, Utc};
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use super::format_utc_in;
 
@@ -14,10 +15,25 @@ use super::format_utc_in;
 #[component]
 pub fn LocalTime(at: DateTime<Utc>, zone: i32) -> impl IntoView {
     let fallback_zone = FixedOffset::east_opt(zone).unwrap_or(FixedOffset::east_opt(0).expect("UTC"));
+    let TimeText { at_ms, text } = TimeText::new(at, &fallback_zone);
     view! {
         <time datetime=at.to_rfc3339()>
-            <ViewerTime at_ms=at.timestamp_millis() text=format_utc_in(&at, &fallback_zone)/>
+            <ViewerTime at_ms text/>
         </time>
+    }
+}
+
+/// An instant as [`ViewerTime`] takes it: milliseconds since the epoch, and the server's text for
+/// it in `zone` (the venue's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeText {
+    pub at_ms: i64,
+    pub text: String,
+}
+
+impl TimeText {
+    pub fn new(at: DateTime<Utc>, zone: &FixedOffset) -> TimeText {
+        TimeText { at_ms: at.timestamp_millis(), text: format_utc_in(&at, zone) }
     }
 }
 
