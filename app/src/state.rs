@@ -33,6 +33,8 @@ pub struct AppState {
     pub usage_sync_every: std::time::Duration,
     /// What this process knows of the workshops' guardrails.
     pub guardrails: Arc<std::sync::Mutex<KnownGuardrails>>,
+    /// The admin pages' reports, shared until the store changes.
+    pub admin_reports: Arc<crate::admin::report::ReportCache>,
 }
 
 /// The workshops' guardrails as this process knows them: their ids once read or made (a stored

@@ -84,6 +84,7 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
         limits: Arc::new(app::rate_limit::RateLimits::new(config.limits.clone())),
         usage_sync_every: config.usage_sync_every,
         guardrails: Arc::default(),
+        admin_reports: Arc::default(),
     })
 }
 

@@ -201,7 +201,7 @@ pub async fn load_admin_overview() -> Result<AdminOverview, AdminError> {
             let now = Utc::now();
             let mut summaries = Vec::with_capacity(workshops.len());
             for workshop in workshops {
-                summaries.push(report::workshop(&state, workshop, now).await?.summary);
+                summaries.push(report::workshop(&state, workshop, now).await?.data.summary.clone());
             }
             Ok(AdminOverview {
                 paused_everywhere_by: report::paused_everywhere_by(&state).await?,
@@ -219,7 +219,7 @@ pub async fn load_admin_workshop(slug: String) -> Result<AdminWorkshop, AdminErr
         async {
             let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
             let (_, workshop) = access::require_workshop(&state, &slug).await?;
-            Ok(report::workshop(&state, workshop, Utc::now()).await?)
+            Ok(report::workshop(&state, workshop, Utc::now()).await?.data.clone())
         }
         .await,
     )
@@ -233,12 +233,11 @@ pub async fn poll_admin_workshop(slug: String, since: Option<String>) -> Result<
         async {
             let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
             let (_, workshop) = access::require_workshop(&state, &slug).await?;
-            let data = report::workshop(&state, workshop, Utc::now()).await?;
-            let version = data.version();
-            Ok(if since.as_deref() == Some(version.as_str()) {
+            let report = report::workshop(&state, workshop, Utc::now()).await?;
+            Ok(if since.as_deref() == Some(report.version.as_str()) {
                 AdminPoll::Unchanged
             } else {
-                AdminPoll::Changed { version, data }
+                AdminPoll::Changed { version: report.version.clone(), data: report.data.clone() }
             })
         }
         .await,

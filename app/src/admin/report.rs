@@ -1,4 +1,14 @@
 //! What the admin pages show, computed from stored rows (never from a live OpenRouter call).
+//!
+//! A workshop's report is computed once and shared by every admin page load and 3-second poll
+//! until the store changes ([`Store::changes`](crate::store::Store::changes)), the claim window
+//! moves on, or [`MAX_AGE`] passes (writes by other replicas on the same database are not
+//! counted here). Twenty organisers polling a 300-row table then read the rows once, not twenty
+//! times every three seconds.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -8,7 +18,73 @@ use crate::state::AppState;
 use crate::store::{Attendance, Attendee, ClaimStatus, StoreError};
 use crate::workshops::Workshop;
 
-pub async fn workshop(state: &AppState, workshop: &Workshop, now: DateTime<Utc>) -> Result<AdminWorkshop, StoreError> {
+/// How long a report is shown without reading the database again, however quiet this process's
+/// store is: the delay before another replica's writes appear.
+pub const MAX_AGE: Duration = Duration::from_secs(1);
+
+/// A workshop's report and its fingerprint (what the poll compares).
+#[derive(Debug)]
+pub struct Report {
+    pub data: AdminWorkshop,
+    pub version: String,
+}
+
+/// The latest report of each workshop, with the store's change count it was read after.
+pub struct ReportCache {
+    max_age: Duration,
+    reports: Mutex<HashMap<String, Cached>>,
+}
+
+impl Default for ReportCache {
+    fn default() -> Self {
+        ReportCache::with_max_age(MAX_AGE)
+    }
+}
+
+struct Cached {
+    changes: u64,
+    computed_at: Instant,
+    report: Arc<Report>,
+}
+
+impl ReportCache {
+    pub fn with_max_age(max_age: Duration) -> Self {
+        ReportCache { max_age, reports: Mutex::default() }
+    }
+
+    fn get(&self, workshop: &Workshop, changes: u64, now: DateTime<Utc>) -> Option<Arc<Report>> {
+        let cache = self.reports.lock().unwrap_or_else(|e| e.into_inner());
+        let cached = cache.get(&workshop.slug)?;
+        let current = cached.changes == changes
+            && cached.computed_at.elapsed() < self.max_age
+            && cached.report.data.summary.window == workshop.window_state(now);
+        current.then(|| cached.report.clone())
+    }
+
+    fn put(&self, slug: &str, changes: u64, report: Arc<Report>) {
+        let mut cache = self.reports.lock().unwrap_or_else(|e| e.into_inner());
+        // A slower reader that started before a newer one does not replace its result.
+        if cache.get(slug).is_some_and(|cached| cached.changes > changes) {
+            return;
+        }
+        cache.insert(slug.to_string(), Cached { changes, computed_at: Instant::now(), report });
+    }
+}
+
+/// The workshop's report: the shared one while it is current, otherwise read anew.
+pub async fn workshop(state: &AppState, workshop: &Workshop, now: DateTime<Utc>) -> Result<Arc<Report>, StoreError> {
+    // Read before the rows: a write that ends while they are read makes the count move on.
+    let changes = state.store.changes();
+    if let Some(report) = state.admin_reports.get(workshop, changes, now) {
+        return Ok(report);
+    }
+    let data = read(state, workshop, now).await?;
+    let report = Arc::new(Report { version: data.version(), data });
+    state.admin_reports.put(&workshop.slug, changes, report.clone());
+    Ok(report)
+}
+
+async fn read(state: &AppState, workshop: &Workshop, now: DateTime<Utc>) -> Result<AdminWorkshop, StoreError> {
     let stored = state.store.workshop_attendance(&workshop.slug).await?;
     let rows: Vec<AdminRow> = stored.iter().map(|(attendee, row)| admin_row(attendee, row)).collect();
     let pauses = state.store.claims_pauses(&workshop.slug).await?;

@@ -233,6 +233,11 @@ pub struct MintedKey {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// How many writes this process has finished through the store. Whatever was computed from
+    /// reads that started after it returned `n` is current while it still returns `n` — as far
+    /// as this process's writes go: other processes on the same database are not counted.
+    fn changes(&self) -> u64;
+
     /// Creates the attendee or refreshes their profile and `last_seen_at`.
     async fn upsert_attendee(&self, profile: &AttendeeProfile, now: DateTime<Utc>) -> StoreResult<Attendee>;
     async fn attendee(&self, user_id: &str) -> StoreResult<Option<Attendee>>;

@@ -14,6 +14,8 @@
 //!   on SQLite (it has no arrays);
 //! - the background's leader: a Postgres advisory lock; SQLite has one process by construction.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::postgres::PgPool;
@@ -44,19 +46,42 @@ macro_rules! on_pool {
 /// The SQL store. Built by `PgStore::connect` or `SqliteStore::connect`.
 pub struct SqlStore {
     db: Db,
+    /// Writes finished through this store: [`Store::changes`].
+    changes: AtomicU64,
+}
+
+impl SqlStore {
+    fn new(db: Db) -> SqlStore {
+        SqlStore { db, changes: AtomicU64::new(0) }
+    }
+
+    /// Held by every method that writes: counts the write when the method ends (after its
+    /// commit, failed or not), so that a reader who saw the count before reading never keeps a
+    /// result older than the data.
+    fn counting_write(&self) -> CountedWrite<'_> {
+        CountedWrite(&self.changes)
+    }
+}
+
+struct CountedWrite<'a>(&'a AtomicU64);
+
+impl Drop for CountedWrite<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 impl PgStore {
     /// A store on the Postgres database of `url`, its migrations applied.
     pub async fn connect(url: &str) -> StoreResult<SqlStore> {
-        Ok(SqlStore { db: Db::Postgres(postgres::connect(url).await?) })
+        Ok(SqlStore::new(Db::Postgres(postgres::connect(url).await?)))
     }
 }
 
 impl SqliteStore {
     /// A store on the SQLite database of `url` (created if missing), its migrations applied.
     pub async fn connect(url: &str) -> StoreResult<SqlStore> {
-        Ok(SqlStore { db: Db::Sqlite(sqlite::connect(url).await?) })
+        Ok(SqlStore::new(Db::Sqlite(sqlite::connect(url).await?)))
     }
 }
 
@@ -147,6 +172,7 @@ impl SqlStore {
         workshop_slug: &str,
         reserved_before: Option<DateTime<Utc>>,
     ) -> StoreResult<bool> {
+        let _counted = self.counting_write();
         on_pool!(&self.db, pool => {
             let mut tx = Dialect::begin_write(pool).await?;
             let deleted = sqlx::query(
@@ -174,7 +200,12 @@ impl SqlStore {
 
 #[async_trait]
 impl Store for SqlStore {
+    fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
     async fn upsert_attendee(&self, p: &AttendeeProfile, now: DateTime<Utc>) -> StoreResult<Attendee> {
+        let _counted = self.counting_write();
         let sql = format!(
             "INSERT INTO attendees (user_id, email, email_normalized, display_name, auth_provider, first_seen_at, last_seen_at)
              VALUES ($1, $2, $3, $4, $5, $6, $6)
@@ -210,6 +241,7 @@ impl Store for SqlStore {
         workshop_slug: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let _counted = self.counting_write();
         on_pool!(&self.db, pool => {
             let mut tx = Dialect::begin_write(pool).await?;
             Dialect::lock_attendee(&mut tx, user_id).await?;
@@ -246,6 +278,7 @@ impl Store for SqlStore {
         workshop_slug: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
+        let _counted = self.counting_write();
         on_pool!(&self.db, pool => {
             let mut tx = Dialect::begin_write(pool).await?;
             Dialect::lock_attendee(&mut tx, user_id).await?;
@@ -330,6 +363,7 @@ impl Store for SqlStore {
         pool_size: u32,
         stale_after: chrono::Duration,
     ) -> StoreResult<Reservation> {
+        let _counted = self.counting_write();
         match &self.db {
             Db::Postgres(pool) => postgres::reserve_claim(pool, r, pool_size, stale_after).await,
             Db::Sqlite(pool) => sqlite::reserve_claim(pool, r, pool_size, stale_after).await,
@@ -337,6 +371,7 @@ impl Store for SqlStore {
     }
 
     async fn save_minted_key(&self, user_id: &str, workshop_slug: &str, key: &MintedKey) -> StoreResult<()> {
+        let _counted = self.counting_write();
         let saved = on_pool!(&self.db, pool => {
             sqlx::query(
                 "UPDATE workshop_attendance SET status = $3, or_key_hash = $4, or_key_plaintext = $5
@@ -364,6 +399,7 @@ impl Store for SqlStore {
         guardrail_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let _counted = self.counting_write();
         on_pool!(&self.db, pool => {
             sqlx::query(
                 "UPDATE workshop_attendance SET or_guardrail_id = $3, guardrail_attached_at = $4
@@ -408,6 +444,7 @@ impl Store for SqlStore {
     }
 
     async fn save_guardrail_id(&self, workshop_slug: &str, guardrail_id: &str) -> StoreResult<()> {
+        let _counted = self.counting_write();
         let sql = "INSERT INTO workshop_guardrails (workshop_slug, guardrail_id) VALUES ($1, $2)
                    ON CONFLICT (workshop_slug) DO UPDATE SET guardrail_id = excluded.guardrail_id";
         on_pool!(&self.db, pool => sqlx::query(sql).bind(workshop_slug).bind(guardrail_id).execute(pool).await?.rows_affected());
@@ -421,6 +458,7 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
         ttl: chrono::Duration,
     ) -> StoreResult<bool> {
+        let _counted = self.counting_write();
         on_pool!(&self.db, pool => {
             let mut tx = Dialect::begin_write(pool).await?;
             let select = format!(
@@ -461,12 +499,14 @@ impl Store for SqlStore {
     }
 
     async fn release_guardrail_lease(&self, workshop_slug: &str, holder: &str) -> StoreResult<()> {
+        let _counted = self.counting_write();
         let sql = "DELETE FROM guardrail_leases WHERE workshop_slug = $1 AND holder = $2";
         on_pool!(&self.db, pool => sqlx::query(sql).bind(workshop_slug).bind(holder).execute(pool).await?.rows_affected());
         Ok(())
     }
 
     async fn record_usage(&self, usage: &[(String, Decimal)], now: DateTime<Utc>) -> StoreResult<u64> {
+        let _counted = self.counting_write();
         match &self.db {
             Db::Postgres(pool) => postgres::record_usage(pool, usage, now).await,
             Db::Sqlite(pool) => sqlite::record_usage(pool, usage, now).await,
@@ -487,6 +527,7 @@ impl Store for SqlStore {
     }
 
     async fn mark_disabled(&self, user_id: &str, workshop_slug: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let _counted = self.counting_write();
         let sql = "UPDATE workshop_attendance SET disabled_at = COALESCE(disabled_at, $3)
                    WHERE user_id = $1 AND workshop_slug = $2";
         on_pool!(&self.db, pool => sqlx::query(sql).bind(user_id).bind(workshop_slug).bind(now).execute(pool).await?.rows_affected());
@@ -494,6 +535,7 @@ impl Store for SqlStore {
     }
 
     async fn rotate_key(&self, r: &KeyRotation) -> StoreResult<bool> {
+        let _counted = self.counting_write();
         on_pool!(&self.db, pool => {
             let mut tx = Dialect::begin_write(pool).await?;
             // Read and locked first: the retired usage is added in Rust, exactly (SQLite would add
@@ -565,6 +607,7 @@ impl Store for SqlStore {
         paused_by: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let _counted = self.counting_write();
         let sql =
             "INSERT INTO workshop_controls (workshop_slug, claims_paused_at, claims_paused_by) VALUES ($1, $2, $3)
                    ON CONFLICT (workshop_slug) DO UPDATE
@@ -606,6 +649,7 @@ impl Store for SqlStore {
     }
 
     async fn record_bind_failure(&self, user_id: &str, workshop_slug: &str, next_at: DateTime<Utc>) -> StoreResult<()> {
+        let _counted = self.counting_write();
         let sql = "UPDATE workshop_attendance SET bind_attempts = bind_attempts + 1, next_bind_at = $3
                    WHERE user_id = $1 AND workshop_slug = $2";
         on_pool!(&self.db, pool => sqlx::query(sql).bind(user_id).bind(workshop_slug).bind(next_at).execute(pool).await?.rows_affected());
@@ -613,6 +657,7 @@ impl Store for SqlStore {
     }
 
     async fn mark_unbound(&self, user_id: &str, workshop_slug: &str, next_at: DateTime<Utc>) -> StoreResult<()> {
+        let _counted = self.counting_write();
         let sql =
             "UPDATE workshop_attendance SET or_guardrail_id = NULL, guardrail_attached_at = NULL, next_bind_at = $3
                    WHERE user_id = $1 AND workshop_slug = $2";
@@ -636,6 +681,7 @@ impl Store for SqlStore {
         key_label: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
+        let _counted = self.counting_write();
         let sql = "INSERT INTO orphan_keys (or_key_hash, workshop_slug, key_label, disabled_at) VALUES ($1, $2, $3, $4)
                    ON CONFLICT DO NOTHING";
         let inserted = on_pool!(&self.db, pool => {
@@ -664,6 +710,7 @@ impl Store for SqlStore {
     }
 
     async fn consume_login_state(&self, id: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
+        let _counted = self.counting_write();
         let inserted = on_pool!(&self.db, pool => {
             sqlx::query("DELETE FROM used_login_states WHERE expires_at < $1").bind(now).execute(pool).await?;
             sqlx::query("INSERT INTO used_login_states (id, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
@@ -677,6 +724,7 @@ impl Store for SqlStore {
     }
 
     async fn revoke_session(&self, id: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<()> {
+        let _counted = self.counting_write();
         on_pool!(&self.db, pool => {
             sqlx::query("DELETE FROM revoked_sessions WHERE expires_at < $1").bind(now).execute(pool).await?;
             sqlx::query("INSERT INTO revoked_sessions (id, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")

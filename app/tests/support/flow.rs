@@ -54,6 +54,7 @@ pub fn state_for(store: Arc<dyn app::store::Store>, base_url: &str) -> AppState 
         limits: Arc::default(),
         usage_sync_every: StdDuration::from_secs(60),
         guardrails: Arc::default(),
+        admin_reports: Arc::default(),
     }
 }
 
