@@ -285,14 +285,15 @@ async fn sync_of_300_keys_lists_in_pages_of_100() {
 
     // What the admin page's poll carries for these 300 rows.
     let started = std::time::Instant::now();
-    let table = &app::admin::report::workshop(&h.state, &w, Utc::now()).await.unwrap().data;
+    let table = &app::admin::report::workshop(h.state.store.as_ref(), &h.state.admin_reports, &w, Utc::now())
+        .await
+        .unwrap()
+        .data;
     let json = serde_json::to_string(&table).unwrap();
     println!("admin table of {} rows: {} bytes of JSON, read in {:?}", table.rows.len(), json.len(), started.elapsed());
     assert_eq!(table.summary.spent_usd, (0..300).map(|i| Decimal::new(i, 3)).sum::<Decimal>());
 }
 
-/// Start-up makes the guardrail of every workshop that can still be claimed, so a burst at the
-/// opening does not queue behind it: the first claim is then two calls, like every other.
 /// The admin report is read once and shared while nothing changes; every write through the store
 /// (a claim, an admin action, the usage sync) makes the next one read the rows again, and a write
 /// by another replica, which this process cannot count, shows once the report is older than the
@@ -303,47 +304,47 @@ async fn the_admin_report_is_shared_until_the_data_changes() {
     use std::time::Duration as StdDuration;
 
     let (store, db) = support::db::sqlite_store().await;
-    let mut h = support::flow::harness_on(store).await;
+    let h = support::flow::harness_on(store).await;
     // Long enough that only writes make it read again, however slow the machine.
-    h.state.admin_reports = Arc::new(ReportCache::with_max_age(StdDuration::from_secs(3600)));
+    let reports = ReportCache::with_max_age(StdDuration::from_secs(3600));
     let w = workshop(10);
-    let state = h.state.clone();
-    let report = || report::workshop(&state, &w, Utc::now());
+    let report = |reports| report::workshop(h.state.store.as_ref(), reports, &w, Utc::now());
 
-    let first = report().await.unwrap();
+    let first = report(&reports).await.unwrap();
     assert!(first.data.rows.is_empty());
-    assert!(Arc::ptr_eq(&first, &report().await.unwrap()), "nothing changed: the same report");
+    assert!(Arc::ptr_eq(&first, &report(&reports).await.unwrap()), "nothing changed: the same report");
 
     let ada = user(&h.state, "ada").await;
     claim(&h.state, &ada, &w, false, now()).await.unwrap();
-    let claimed = report().await.unwrap();
+    let claimed = report(&reports).await.unwrap();
     assert_eq!((claimed.data.rows.len(), claimed.data.summary.claimed), (1, 1));
     assert!(claimed.data.rows[0].bound);
     assert_ne!(claimed.version, first.version);
 
     actions::pause_claims(&h.state, &w, true, "admin@example.org").await.unwrap();
-    assert_eq!(report().await.unwrap().data.summary.paused_by.as_deref(), Some("admin@example.org"));
+    assert_eq!(report(&reports).await.unwrap().data.summary.paused_by.as_deref(), Some("admin@example.org"));
 
     let row = h.state.store.attendance(&ada.user_id, "flow").await.unwrap().unwrap();
     assert!(h.simulator.set_key_usage(row.or_key_hash.as_deref().unwrap(), 0.25));
     sync_usage(&h.state, &[&w], now()).await.unwrap();
-    assert_eq!(report().await.unwrap().data.rows[0].usage_usd, Decimal::new(25, 2));
+    assert_eq!(report(&reports).await.unwrap().data.rows[0].usage_usd, Decimal::new(25, 2));
 
     // Another replica on the same database: its writes are not counted by this process.
     let other = app::store::SqliteStore::connect(&db.url()).await.unwrap();
     app::store::Store::set_claims_paused(&other, "flow", None, Utc::now()).await.unwrap();
-    assert!(report().await.unwrap().data.summary.paused_by.is_some(), "served from memory");
+    assert!(report(&reports).await.unwrap().data.summary.paused_by.is_some(), "served from memory");
     // With a short maximum age, the report is read again once it is older.
     let max_age = StdDuration::from_millis(100);
-    let short = app::state::AppState { admin_reports: Arc::new(ReportCache::with_max_age(max_age)), ..h.state.clone() };
-    let resumed = report::workshop(&short, &w, Utc::now()).await.unwrap();
-    assert_eq!(resumed.data.summary.paused_by, None);
+    let short = ReportCache::with_max_age(max_age);
+    assert_eq!(report(&short).await.unwrap().data.summary.paused_by, None);
     app::store::Store::set_claims_paused(&other, "flow", Some("other@example.org"), Utc::now()).await.unwrap();
     tokio::time::sleep(max_age).await;
-    let paused = report::workshop(&short, &w, Utc::now()).await.unwrap();
+    let paused = report(&short).await.unwrap();
     assert_eq!(paused.data.summary.paused_by.as_deref(), Some("other@example.org"), "read again after max_age");
 }
 
+/// Start-up makes the guardrail of every workshop that can still be claimed, so a burst at the
+/// opening does not queue behind it: the first claim is then two calls, like every other.
 #[tokio::test]
 async fn start_up_prepares_guardrails_of_claimable_workshops_only() {
     let h = harness().await; // demo mode: the demo-only workshops are there too

@@ -201,10 +201,16 @@ pub async fn load_admin_overview() -> Result<AdminOverview, AdminError> {
             let now = Utc::now();
             let mut summaries = Vec::with_capacity(workshops.len());
             for workshop in workshops {
-                summaries.push(report::workshop(&state, workshop, now).await?.data.summary.clone());
+                summaries.push(
+                    report::workshop(state.store.as_ref(), &state.admin_reports, workshop, now)
+                        .await?
+                        .data
+                        .summary
+                        .clone(),
+                );
             }
             Ok(AdminOverview {
-                paused_everywhere_by: report::paused_everywhere_by(&state).await?,
+                paused_everywhere_by: report::paused_everywhere_by(state.store.as_ref()).await?,
                 may_pause_everywhere: access::is_admin(&state, &user),
                 workshops: summaries,
             })
@@ -219,7 +225,7 @@ pub async fn load_admin_workshop(slug: String) -> Result<AdminWorkshop, AdminErr
         async {
             let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
             let (_, workshop) = access::require_workshop(&state, &slug).await?;
-            Ok(report::workshop(&state, workshop, Utc::now()).await?.data.clone())
+            Ok(report::workshop(state.store.as_ref(), &state.admin_reports, workshop, Utc::now()).await?.data.clone())
         }
         .await,
     )
@@ -233,7 +239,7 @@ pub async fn poll_admin_workshop(slug: String, since: Option<String>) -> Result<
         async {
             let state = crate::state::app_state().map_err(AdminError::from_server_fn_error)?;
             let (_, workshop) = access::require_workshop(&state, &slug).await?;
-            let report = report::workshop(&state, workshop, Utc::now()).await?;
+            let report = report::workshop(state.store.as_ref(), &state.admin_reports, workshop, Utc::now()).await?;
             Ok(if since.as_deref() == Some(report.version.as_str()) {
                 AdminPoll::Unchanged
             } else {

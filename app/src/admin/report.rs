@@ -14,8 +14,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::{AdminRow, AdminSummary, AdminWorkshop};
-use crate::state::AppState;
-use crate::store::{Attendance, Attendee, ClaimStatus, StoreError};
+use crate::store::{Attendance, Attendee, ClaimStatus, Store, StoreError};
 use crate::workshops::Workshop;
 
 /// How long a report is shown without reading the database again, however quiet this process's
@@ -71,23 +70,29 @@ impl ReportCache {
     }
 }
 
-/// The workshop's report: the shared one while it is current, otherwise read anew.
-pub async fn workshop(state: &AppState, workshop: &Workshop, now: DateTime<Utc>) -> Result<Arc<Report>, StoreError> {
+/// The workshop's report: the one `reports` shares while it is current, otherwise read anew
+/// from `store`.
+pub async fn workshop(
+    store: &dyn Store,
+    reports: &ReportCache,
+    workshop: &Workshop,
+    now: DateTime<Utc>,
+) -> Result<Arc<Report>, StoreError> {
     // Read before the rows: a write that ends while they are read makes the count move on.
-    let changes = state.store.changes();
-    if let Some(report) = state.admin_reports.get(workshop, changes, now) {
+    let changes = store.changes();
+    if let Some(report) = reports.get(workshop, changes, now) {
         return Ok(report);
     }
-    let data = read(state, workshop, now).await?;
+    let data = read(store, workshop, now).await?;
     let report = Arc::new(Report { version: data.version(), data });
-    state.admin_reports.put(&workshop.slug, changes, report.clone());
+    reports.put(&workshop.slug, changes, report.clone());
     Ok(report)
 }
 
-async fn read(state: &AppState, workshop: &Workshop, now: DateTime<Utc>) -> Result<AdminWorkshop, StoreError> {
-    let stored = state.store.workshop_attendance(&workshop.slug).await?;
+async fn read(store: &dyn Store, workshop: &Workshop, now: DateTime<Utc>) -> Result<AdminWorkshop, StoreError> {
+    let stored = store.workshop_attendance(&workshop.slug).await?;
     let rows: Vec<AdminRow> = stored.iter().map(|(attendee, row)| admin_row(attendee, row)).collect();
-    let pauses = state.store.claims_pauses(&workshop.slug).await?;
+    let pauses = store.claims_pauses(&workshop.slug).await?;
     let summary = AdminSummary {
         slug: workshop.slug.clone(),
         name: workshop.name.clone(),
@@ -95,21 +100,21 @@ async fn read(state: &AppState, workshop: &Workshop, now: DateTime<Utc>) -> Resu
         window: workshop.window_state(now),
         paused_by: pauses.iter().find(|p| !p.everywhere).map(|p| p.paused_by.clone()),
         paused_everywhere_by: pauses.iter().find(|p| p.everywhere).map(|p| p.paused_by.clone()),
-        claimed: state.store.claimed_count(&workshop.slug).await?,
+        claimed: store.claimed_count(&workshop.slug).await?,
         pool_size: workshop.pool_size(),
         spent_usd: rows.iter().map(|r| r.usage_usd).sum::<Decimal>(),
         cap_usd: workshop.openrouter.guardrail.cap_usd,
         unbound: count(&rows, |r| r.minted && !r.bound && !r.disabled),
         disabled: count(&rows, |r| r.disabled),
-        orphans_fixed: state.store.orphans_fixed(&workshop.slug).await?,
+        orphans_fixed: store.orphans_fixed(&workshop.slug).await?,
         last_synced_at: rows.iter().filter_map(|r| r.synced_at).max(),
     };
     Ok(AdminWorkshop { summary, rows })
 }
 
 /// Who paused claims in every workshop, if anyone.
-pub async fn paused_everywhere_by(state: &AppState) -> Result<Option<String>, StoreError> {
-    Ok(state.store.claims_pause(crate::store::EVERY_WORKSHOP).await?.map(|p| p.paused_by))
+pub async fn paused_everywhere_by(store: &dyn Store) -> Result<Option<String>, StoreError> {
+    Ok(store.claims_pause(crate::store::EVERY_WORKSHOP).await?.map(|p| p.paused_by))
 }
 
 fn count(rows: &[AdminRow], f: impl Fn(&AdminRow) -> bool) -> u32 {
