@@ -3,7 +3,8 @@
 //! ([`AttendanceRow`], [`AttendeeRow`]). The dialects (`postgres.rs`, `sqlite.rs`) hold only
 //! what truly differs:
 //!
-//! - connecting: pool sizes, SQLite's WAL and busy timeout, each one's migrations;
+//! - connecting: pool sizes (SQLite writes through one connection of its own), SQLite's WAL and
+//!   busy timeout, each one's migrations;
 //! - locking: SQLite takes its one write lock up front (`BEGIN IMMEDIATE`), Postgres locks the
 //!   rows it reads (`FOR UPDATE`) and an attendee's row around consent changes;
 //! - reserving a claim: on Postgres every claim of a workshop queues on one pool row, so the
@@ -19,26 +20,35 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::postgres::PgPool;
-use sqlx::sqlite::SqlitePool;
 
 use super::common::{attendance_columns, AttendanceRow, Dialect, Money};
 use super::postgres::{self, PgStore};
 use super::sqlite::{self, SqliteStore};
 use super::*;
 
-/// The pool of one of the two databases.
+/// The pools of one of the two databases.
 enum Db {
     Postgres(PgPool),
-    Sqlite(SqlitePool),
+    Sqlite(sqlite::Pools),
 }
 
-/// Runs `$body` with `$pool` bound to whichever pool `$db` holds: the statement is written once
-/// and compiled for each database.
+/// Runs `$body` with `$pool` bound to whichever pool `$db` reads with: the statement is written
+/// once and compiled for each database.
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
             Db::Postgres($pool) => $body,
-            Db::Sqlite($pool) => $body,
+            Db::Sqlite(sqlite::Pools { reads: $pool, .. }) => $body,
+        }
+    };
+}
+
+/// [`on_pool!`] for statements that write: on SQLite, its one writer connection.
+macro_rules! on_writer {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            Db::Postgres($pool) => $body,
+            Db::Sqlite(sqlite::Pools { writer: $pool, .. }) => $body,
         }
     };
 }
@@ -173,7 +183,7 @@ impl SqlStore {
         reserved_before: Option<DateTime<Utc>>,
     ) -> StoreResult<bool> {
         let _counted = self.counting_write();
-        on_pool!(&self.db, pool => {
+        on_writer!(&self.db, pool => {
             let mut tx = Dialect::begin_write(pool).await?;
             let deleted = sqlx::query(
                 "DELETE FROM workshop_attendance
@@ -214,7 +224,7 @@ impl Store for SqlStore {
              RETURNING {}",
             attendee_columns("")
         );
-        let row: AttendeeRow = on_pool!(&self.db, pool => {
+        let row: AttendeeRow = on_writer!(&self.db, pool => {
             sqlx::query_as(&sql)
                 .bind(&p.user_id)
                 .bind(&p.email)
@@ -242,7 +252,7 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let _counted = self.counting_write();
-        on_pool!(&self.db, pool => {
+        on_writer!(&self.db, pool => {
             let mut tx = Dialect::begin_write(pool).await?;
             Dialect::lock_attendee(&mut tx, user_id).await?;
             let given = sqlx::query(
@@ -279,7 +289,7 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let _counted = self.counting_write();
-        on_pool!(&self.db, pool => {
+        on_writer!(&self.db, pool => {
             let mut tx = Dialect::begin_write(pool).await?;
             Dialect::lock_attendee(&mut tx, user_id).await?;
             let withdrawn = sqlx::query(
@@ -366,13 +376,13 @@ impl Store for SqlStore {
         let _counted = self.counting_write();
         match &self.db {
             Db::Postgres(pool) => postgres::reserve_claim(pool, r, pool_size, stale_after).await,
-            Db::Sqlite(pool) => sqlite::reserve_claim(pool, r, pool_size, stale_after).await,
+            Db::Sqlite(pools) => sqlite::reserve_claim(&pools.writer, r, pool_size, stale_after).await,
         }
     }
 
     async fn save_minted_key(&self, user_id: &str, workshop_slug: &str, key: &MintedKey) -> StoreResult<()> {
         let _counted = self.counting_write();
-        let saved = on_pool!(&self.db, pool => {
+        let saved = on_writer!(&self.db, pool => {
             sqlx::query(
                 "UPDATE workshop_attendance SET status = $3, or_key_hash = $4, or_key_plaintext = $5
                  WHERE user_id = $1 AND workshop_slug = $2 AND status = 'reserved'",
@@ -400,7 +410,7 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let _counted = self.counting_write();
-        on_pool!(&self.db, pool => {
+        on_writer!(&self.db, pool => {
             sqlx::query(
                 "UPDATE workshop_attendance SET or_guardrail_id = $3, guardrail_attached_at = $4
                  WHERE user_id = $1 AND workshop_slug = $2",
@@ -447,7 +457,7 @@ impl Store for SqlStore {
         let _counted = self.counting_write();
         let sql = "INSERT INTO workshop_guardrails (workshop_slug, guardrail_id) VALUES ($1, $2)
                    ON CONFLICT (workshop_slug) DO UPDATE SET guardrail_id = excluded.guardrail_id";
-        on_pool!(&self.db, pool => sqlx::query(sql).bind(workshop_slug).bind(guardrail_id).execute(pool).await?.rows_affected());
+        on_writer!(&self.db, pool => sqlx::query(sql).bind(workshop_slug).bind(guardrail_id).execute(pool).await?.rows_affected());
         Ok(())
     }
 
@@ -459,7 +469,7 @@ impl Store for SqlStore {
         ttl: chrono::Duration,
     ) -> StoreResult<bool> {
         let _counted = self.counting_write();
-        on_pool!(&self.db, pool => {
+        on_writer!(&self.db, pool => {
             let mut tx = Dialect::begin_write(pool).await?;
             let select = format!(
                 "SELECT holder, expires_at FROM guardrail_leases WHERE workshop_slug = $1{}",
@@ -501,7 +511,7 @@ impl Store for SqlStore {
     async fn release_guardrail_lease(&self, workshop_slug: &str, holder: &str) -> StoreResult<()> {
         let _counted = self.counting_write();
         let sql = "DELETE FROM guardrail_leases WHERE workshop_slug = $1 AND holder = $2";
-        on_pool!(&self.db, pool => sqlx::query(sql).bind(workshop_slug).bind(holder).execute(pool).await?.rows_affected());
+        on_writer!(&self.db, pool => sqlx::query(sql).bind(workshop_slug).bind(holder).execute(pool).await?.rows_affected());
         Ok(())
     }
 
@@ -509,7 +519,7 @@ impl Store for SqlStore {
         let _counted = self.counting_write();
         match &self.db {
             Db::Postgres(pool) => postgres::record_usage(pool, usage, now).await,
-            Db::Sqlite(pool) => sqlite::record_usage(pool, usage, now).await,
+            Db::Sqlite(pools) => sqlite::record_usage(&pools.writer, usage, now).await,
         }
     }
 
@@ -530,13 +540,13 @@ impl Store for SqlStore {
         let _counted = self.counting_write();
         let sql = "UPDATE workshop_attendance SET disabled_at = COALESCE(disabled_at, $3)
                    WHERE user_id = $1 AND workshop_slug = $2";
-        on_pool!(&self.db, pool => sqlx::query(sql).bind(user_id).bind(workshop_slug).bind(now).execute(pool).await?.rows_affected());
+        on_writer!(&self.db, pool => sqlx::query(sql).bind(user_id).bind(workshop_slug).bind(now).execute(pool).await?.rows_affected());
         Ok(())
     }
 
     async fn rotate_key(&self, r: &KeyRotation) -> StoreResult<bool> {
         let _counted = self.counting_write();
-        on_pool!(&self.db, pool => {
+        on_writer!(&self.db, pool => {
             let mut tx = Dialect::begin_write(pool).await?;
             // Read and locked first: the retired usage is added in Rust, exactly (SQLite would add
             // its TEXT money as floats).
@@ -612,7 +622,7 @@ impl Store for SqlStore {
             "INSERT INTO workshop_controls (workshop_slug, claims_paused_at, claims_paused_by) VALUES ($1, $2, $3)
                    ON CONFLICT (workshop_slug) DO UPDATE
                        SET claims_paused_at = excluded.claims_paused_at, claims_paused_by = excluded.claims_paused_by";
-        on_pool!(&self.db, pool => {
+        on_writer!(&self.db, pool => {
             sqlx::query(sql).bind(workshop_slug).bind(paused_by.map(|_| now)).bind(paused_by).execute(pool).await?.rows_affected()
         });
         Ok(())
@@ -652,7 +662,7 @@ impl Store for SqlStore {
         let _counted = self.counting_write();
         let sql = "UPDATE workshop_attendance SET bind_attempts = bind_attempts + 1, next_bind_at = $3
                    WHERE user_id = $1 AND workshop_slug = $2";
-        on_pool!(&self.db, pool => sqlx::query(sql).bind(user_id).bind(workshop_slug).bind(next_at).execute(pool).await?.rows_affected());
+        on_writer!(&self.db, pool => sqlx::query(sql).bind(user_id).bind(workshop_slug).bind(next_at).execute(pool).await?.rows_affected());
         Ok(())
     }
 
@@ -661,7 +671,7 @@ impl Store for SqlStore {
         let sql =
             "UPDATE workshop_attendance SET or_guardrail_id = NULL, guardrail_attached_at = NULL, next_bind_at = $3
                    WHERE user_id = $1 AND workshop_slug = $2";
-        on_pool!(&self.db, pool => sqlx::query(sql).bind(user_id).bind(workshop_slug).bind(next_at).execute(pool).await?.rows_affected());
+        on_writer!(&self.db, pool => sqlx::query(sql).bind(user_id).bind(workshop_slug).bind(next_at).execute(pool).await?.rows_affected());
         Ok(())
     }
 
@@ -684,7 +694,7 @@ impl Store for SqlStore {
         let _counted = self.counting_write();
         let sql = "INSERT INTO orphan_keys (or_key_hash, workshop_slug, key_label, disabled_at) VALUES ($1, $2, $3, $4)
                    ON CONFLICT DO NOTHING";
-        let inserted = on_pool!(&self.db, pool => {
+        let inserted = on_writer!(&self.db, pool => {
             sqlx::query(sql).bind(hash).bind(workshop_slug).bind(key_label).bind(now).execute(pool).await?.rows_affected()
         });
         Ok(inserted == 1)
@@ -711,7 +721,7 @@ impl Store for SqlStore {
 
     async fn consume_login_state(&self, id: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
         let _counted = self.counting_write();
-        let inserted = on_pool!(&self.db, pool => {
+        let inserted = on_writer!(&self.db, pool => {
             sqlx::query("DELETE FROM used_login_states WHERE expires_at < $1").bind(now).execute(pool).await?;
             sqlx::query("INSERT INTO used_login_states (id, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(id)
@@ -725,7 +735,7 @@ impl Store for SqlStore {
 
     async fn revoke_session(&self, id: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<()> {
         let _counted = self.counting_write();
-        on_pool!(&self.db, pool => {
+        on_writer!(&self.db, pool => {
             sqlx::query("DELETE FROM revoked_sessions WHERE expires_at < $1").bind(now).execute(pool).await?;
             sqlx::query("INSERT INTO revoked_sessions (id, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(id)

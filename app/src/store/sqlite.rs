@@ -1,7 +1,8 @@
 //! SQLite, the embedded default: what it does differently from Postgres (see `sql.rs` for
-//! everything shared). Money is decimal TEXT (exact), times are UTC TEXT. Writes are serialised
-//! by SQLite itself; `BEGIN IMMEDIATE` takes the write lock up front so that a transaction never
-//! has to upgrade a read lock (which could fail with SQLITE_BUSY).
+//! everything shared). Money is decimal TEXT (exact), times are UTC TEXT. SQLite has one writer
+//! at a time, so the store writes through one connection of its own ([`Pools::writer`]) and
+//! reads through the others; `BEGIN IMMEDIATE` takes the write lock up front so that a
+//! transaction never has to upgrade a read lock (which could fail with SQLITE_BUSY).
 
 use std::str::FromStr;
 
@@ -18,8 +19,19 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sql
 /// Opens a SQLite store (`connect` is in `sql.rs`).
 pub struct SqliteStore;
 
-/// The pool, its migrations applied.
-pub(super) async fn connect(url: &str) -> StoreResult<SqlitePool> {
+/// The connections of a SQLite store.
+pub(super) struct Pools {
+    /// Every read.
+    pub reads: SqlitePool,
+    /// Every write: one connection, which writers wait for in the order they asked. With writers
+    /// on several connections, all but one found the file locked and SQLite's busy handler
+    /// retried them after sleeps of up to 100 ms, in no order (docs/benchmarks.md has the burst
+    /// before and after).
+    pub writer: SqlitePool,
+}
+
+/// The pools, the migrations applied.
+pub(super) async fn connect(url: &str) -> StoreResult<Pools> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -32,11 +44,17 @@ pub(super) async fn connect(url: &str) -> StoreResult<SqlitePool> {
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(std::time::Duration::from_secs(30))
         .foreign_keys(true);
-    // An in-memory database exists per connection: keep exactly one.
-    let max = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 8 };
-    let pool = SqlitePoolOptions::new().max_connections(max).connect_with(options).await?;
-    MIGRATOR.run(&pool).await?;
-    Ok(pool)
+    // A local file's connections do not drop: no ping before each use.
+    let pool = |max| SqlitePoolOptions::new().max_connections(max).test_before_acquire(false);
+    // An in-memory database exists per connection: one connection does everything.
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        let only = pool(1).connect_with(options).await?;
+        MIGRATOR.run(&only).await?;
+        return Ok(Pools { reads: only.clone(), writer: only });
+    }
+    let writer = pool(1).connect_with(options.clone()).await?;
+    MIGRATOR.run(&writer).await?;
+    Ok(Pools { reads: pool(8).connect_with(options).await?, writer })
 }
 
 impl Dialect for Sqlite {
