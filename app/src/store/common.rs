@@ -1,6 +1,6 @@
 //! What the shared statements (`sql.rs`) and the two dialects (`postgres.rs`, `sqlite.rs`) both
 //! build on: the dialect trait, money as each database keeps it, the attendance row and its
-//! columns, and the statements the two reservations share. It imports neither side.
+//! columns, and the check both reservations make (one key per address). It imports neither side.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -87,12 +87,6 @@ pub(super) const CLAIMED_WITH_OTHER_SIGN_IN: &str =
      WHERE w.workshop_slug = $1 AND w.user_id <> $2
        AND a.email_normalized = (SELECT email_normalized FROM attendees WHERE user_id = $2)
      LIMIT 1";
-
-/// Takes one slot of the workshop's pool (`$1`) if fewer than `$2` are taken: one row changed.
-/// The check runs on the row's latest version under its lock, so no claim goes past the pool.
-pub(super) const TAKE_A_SLOT: &str = "INSERT INTO workshop_pool (workshop_slug, claimed) VALUES ($1, 1)
-     ON CONFLICT (workshop_slug) DO UPDATE SET claimed = workshop_pool.claimed + 1
-     WHERE workshop_pool.claimed < $2";
 
 /// The columns of `workshop_attendance` as [`AttendanceRow`] reads them, each prefixed with
 /// `table` (e.g. `"w."`, or `""`).

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::postgres::{PgPool, PgPoolOptions, Postgres};
 
-use super::common::{attendance_columns, AttendanceRow, Dialect, CLAIMED_WITH_OTHER_SIGN_IN, TAKE_A_SLOT};
+use super::common::{attendance_columns, AttendanceRow, Dialect, CLAIMED_WITH_OTHER_SIGN_IN};
 use super::*;
 
 /// The Postgres schema, as this binary knows it.
@@ -36,6 +36,12 @@ impl Dialect for Postgres {
         Ok(())
     }
 }
+
+/// Takes one slot of the workshop's pool (`$1`) if fewer than `$2` are taken: one row changed.
+/// The check runs on the row's latest version under its lock, so no claim goes past the pool.
+const TAKE_A_SLOT: &str = "INSERT INTO workshop_pool (workshop_slug, claimed) VALUES ($1, 1)
+     ON CONFLICT (workshop_slug) DO UPDATE SET claimed = workshop_pool.claimed + 1
+     WHERE workshop_pool.claimed < $2";
 
 /// Reserves a pool slot and the attendee's row. Every claim of a workshop queues on its pool row
 /// until commit, so that row is taken last and held for one statement and the commit only.

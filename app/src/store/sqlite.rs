@@ -5,12 +5,13 @@
 //! transaction never has to upgrade a read lock (which could fail with SQLITE_BUSY).
 
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use super::common::{attendance_columns, AttendanceRow, Dialect, Money, CLAIMED_WITH_OTHER_SIGN_IN, TAKE_A_SLOT};
+use super::common::{attendance_columns, AttendanceRow, Dialect, Money, CLAIMED_WITH_OTHER_SIGN_IN};
 use super::*;
 
 /// The SQLite schema, as this binary knows it.
@@ -70,6 +71,20 @@ impl Dialect for Sqlite {
     }
 }
 
+/// Takes one slot of the workshop's pool (`$1`) if fewer than `$3` are taken, the attendee (`$2`)
+/// has no row in the workshop and their address has none under another sign-in: one row changed.
+/// A first claim is then two statements (this and the row's insert) under the write lock: each is
+/// a round trip to the connection's thread, made while every other writer waits.
+static TAKE_A_SLOT_IF_NEW: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO workshop_pool (workshop_slug, claimed)
+         SELECT $1, 1 WHERE NOT EXISTS (SELECT 1 FROM workshop_attendance WHERE user_id = $2 AND workshop_slug = $1)
+                        AND NOT EXISTS ({CLAIMED_WITH_OTHER_SIGN_IN})
+         ON CONFLICT (workshop_slug) DO UPDATE SET claimed = workshop_pool.claimed + 1
+         WHERE workshop_pool.claimed < $3"
+    )
+});
+
 /// Reserves a pool slot and the attendee's row, under the one write lock.
 pub(super) async fn reserve_claim(
     pool: &SqlitePool,
@@ -78,6 +93,36 @@ pub(super) async fn reserve_claim(
     stale_after: chrono::Duration,
 ) -> StoreResult<Reservation> {
     let mut tx = Sqlite::begin_write(pool).await?;
+    let took_slot = pool_size > 0
+        && sqlx::query(&TAKE_A_SLOT_IF_NEW)
+            .bind(&r.workshop_slug)
+            .bind(&r.user_id)
+            .bind(i64::from(pool_size))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+    if took_slot {
+        let insert = format!(
+            "INSERT INTO workshop_attendance (user_id, workshop_slug, status, reserved_at, key_label, limit_usd, expires_at, attended_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $4) RETURNING {}",
+            attendance_columns("")
+        );
+        let row: AttendanceRow = sqlx::query_as(&insert)
+            .bind(&r.user_id)
+            .bind(&r.workshop_slug)
+            .bind(ClaimStatus::Reserved.as_str())
+            .bind(r.now)
+            .bind(&r.key_label)
+            .bind(Money(r.limit_usd))
+            .bind(r.expires_at)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(Reservation::Reserved(row.try_into()?));
+    }
+    // No slot taken: the attendee has a row, or their address has one under another sign-in, or
+    // the pool is full. Asked in that order, under the same lock.
     let select =
         format!("SELECT {} FROM workshop_attendance WHERE user_id = $1 AND workshop_slug = $2", attendance_columns(""));
     let existing: Option<AttendanceRow> =
@@ -97,45 +142,17 @@ pub(super) async fn reserve_claim(
         tx.rollback().await?;
         return Ok(Reservation::Existing(existing));
     }
-    // One key per email address, whichever way its owner signs in.
-    if let Some(auth_provider) = sqlx::query_scalar::<_, String>(CLAIMED_WITH_OTHER_SIGN_IN)
+    let other_sign_in = sqlx::query_scalar::<_, String>(CLAIMED_WITH_OTHER_SIGN_IN)
         .bind(&r.workshop_slug)
         .bind(&r.user_id)
         .fetch_optional(&mut *tx)
-        .await?
-    {
-        tx.rollback().await?;
-        return Ok(Reservation::ClaimedWithOtherSignIn { auth_provider });
-    }
-    let took_slot = pool_size > 0
-        && sqlx::query(TAKE_A_SLOT)
-            .bind(&r.workshop_slug)
-            .bind(i64::from(pool_size))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 1;
-    if !took_slot {
-        tx.rollback().await?;
-        return Ok(Reservation::PoolFull);
-    }
-    let insert = format!(
-        "INSERT INTO workshop_attendance (user_id, workshop_slug, status, reserved_at, key_label, limit_usd, expires_at, attended_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $4) RETURNING {}",
-        attendance_columns("")
-    );
-    let row: AttendanceRow = sqlx::query_as(&insert)
-        .bind(&r.user_id)
-        .bind(&r.workshop_slug)
-        .bind(ClaimStatus::Reserved.as_str())
-        .bind(r.now)
-        .bind(&r.key_label)
-        .bind(Money(r.limit_usd))
-        .bind(r.expires_at)
-        .fetch_one(&mut *tx)
         .await?;
-    tx.commit().await?;
-    Ok(Reservation::Reserved(row.try_into()?))
+    tx.rollback().await?;
+    Ok(match other_sign_in {
+        // One key per email address, whichever way its owner signs in.
+        Some(auth_provider) => Reservation::ClaimedWithOtherSignIn { auth_provider },
+        None => Reservation::PoolFull,
+    })
 }
 
 /// A page of keys' usage, one statement per key in one transaction (SQLite has no arrays).
