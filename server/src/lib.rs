@@ -3,6 +3,7 @@
 
 mod address_limit;
 mod admin_exports;
+mod compression;
 pub mod config;
 mod cross_site;
 mod demo_faults;
@@ -143,7 +144,9 @@ pub fn router_with(state: AppState, timeouts: serve::Timeouts) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeouts.request,
         ))
-        // Brotli or gzip, as the browser accepts: the WASM shrinks to about a third.
+        // Brotli or gzip, as the browser accepts: brotli with a window sized for our pages
+        // (`compression`), gzip by tower-http's layer, which leaves a compressed answer alone.
+        .layer(axum::middleware::from_fn(compression::brotli))
         .layer(tower_http::compression::CompressionLayer::new())
         // Every form and server function here takes a few hundred bytes; a huge body is refused
         // (413) before anything reads it.
