@@ -26,7 +26,7 @@ use tokio_util::io::{ReaderStream, StreamReader};
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 
 /// log2 of the window: 256 KiB.
-pub const WINDOW_BITS: i32 = 18;
+const WINDOW_BITS: i32 = 18;
 /// What tower-http (and NGINX) use for responses made per request: fast, and close to the best
 /// size for pages this small.
 const QUALITY: i32 = 4;
