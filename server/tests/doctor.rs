@@ -140,7 +140,7 @@ async fn a_good_deployment_passes_every_check_and_nothing_changes() {
         "answers /healthz",
         "ok       database: PostgreSQL",
         "encrypted but the certificate is not checked (sslmode=require)",
-        "ok       migrations: all 5 applied",
+        "ok       migrations: all 6 applied",
         "ok       openrouter: the management key is accepted",
         "ok       guardrail workshop-demo: exists and matches the YAML",
         "ok       guardrail workshop-demo-small: not there yet: the server creates it at start-up",
@@ -209,7 +209,7 @@ async fn each_broken_setting_is_reported_with_its_fix() {
     let (fresh, _drop) = support::fresh_postgres().await;
     let (code, output) = world.doctor(&files, &[("DATABASE_URL", Some(&fresh))]).await;
     assert_eq!(code, 1);
-    problem(&output, "migrations", "0 of 5 applied");
+    problem(&output, "migrations", "0 of 6 applied");
 
     // TLS that cannot be trusted: another CA than the server's.
     let cluster = testkit::cluster::Cluster::start_with_tls(&["localhost"]);

@@ -1,6 +1,6 @@
 //! What the shared statements (`sql.rs`) and the two dialects (`postgres.rs`, `sqlite.rs`) both
 //! build on: the dialect trait, money as each database keeps it, the attendance row and its
-//! columns, and the check both reservations make (one key per address). It imports neither side.
+//! columns. It imports neither side.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -79,14 +79,6 @@ mod money {
         }
     }
 }
-
-/// Whether another attendee with the same normalised email already has a row in the workshop
-/// (`$1` the workshop, `$2` the attendee): their sign-in provider.
-pub(super) const CLAIMED_WITH_OTHER_SIGN_IN: &str =
-    "SELECT a.auth_provider FROM workshop_attendance w JOIN attendees a ON a.user_id = w.user_id
-     WHERE w.workshop_slug = $1 AND w.user_id <> $2
-       AND a.email_normalized = (SELECT email_normalized FROM attendees WHERE user_id = $2)
-     LIMIT 1";
 
 /// The columns of `workshop_attendance` as [`AttendanceRow`] reads them, each prefixed with
 /// `table` (e.g. `"w."`, or `""`).

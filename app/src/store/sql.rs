@@ -8,7 +8,9 @@
 //! - locking: SQLite takes its one write lock up front (`BEGIN IMMEDIATE`), Postgres locks the
 //!   rows it reads (`FOR UPDATE`) and an attendee's row around consent changes;
 //! - reserving a claim: on Postgres every claim of a workshop queues on one pool row, so the
-//!   order of its statements and an advisory lock per email address keep that row's lock short;
+//!   reservation is one call of a database function (`reserve_claim`, a migration) and the row
+//!   is never locked while an answer travels; SQLite reserves in two statements under its one
+//!   write lock;
 //! - money: Postgres `NUMERIC`, SQLite exact decimal `TEXT` ([`Money`]); sums of money (a key
 //!   rotation's retired usage) are done in Rust, as SQLite would add `TEXT` as floats;
 //! - the usage sync: one `UNNEST` statement for a page of keys on Postgres, one `UPDATE` per key

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use super::common::{attendance_columns, AttendanceRow, Dialect, Money, CLAIMED_WITH_OTHER_SIGN_IN};
+use super::common::{attendance_columns, AttendanceRow, Dialect, Money};
 use super::*;
 
 /// The SQLite schema, as this binary knows it.
@@ -70,6 +70,14 @@ impl Dialect for Sqlite {
         Ok(())
     }
 }
+
+/// Whether another attendee with the same normalised email already has a row in the workshop
+/// (`$1` the workshop, `$2` the attendee): their sign-in provider.
+const CLAIMED_WITH_OTHER_SIGN_IN: &str =
+    "SELECT a.auth_provider FROM workshop_attendance w JOIN attendees a ON a.user_id = w.user_id
+     WHERE w.workshop_slug = $1 AND w.user_id <> $2
+       AND a.email_normalized = (SELECT email_normalized FROM attendees WHERE user_id = $2)
+     LIMIT 1";
 
 /// Takes one slot of the workshop's pool (`$1`) if fewer than `$3` are taken, the attendee (`$2`)
 /// has no row in the workshop and their address has none under another sign-in: one row changed.
