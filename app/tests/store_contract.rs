@@ -184,6 +184,39 @@ contract!(parallel_reservations_take_one_slot_per_person, |store: Arc<dyn Store>
     }
 });
 
+contract!(a_failing_reservation_fails_alone, |store: Arc<dyn Store>| async move {
+    // Twenty attendees reserve at once (SQLite commits them in groups) beside one who never
+    // signed in, whose row the database refuses: only that one fails, and takes no slot.
+    let mut reservations = Vec::new();
+    for i in 0..20 {
+        let p = profile(&format!("crowd-{i}"));
+        store.upsert_attendee(&p, Utc::now()).await.unwrap();
+        reservations.push(reservation(&p, "w"));
+    }
+    reservations.insert(10, reservation(&profile("never-signed-in"), "w"));
+    let tasks: Vec<_> = reservations
+        .into_iter()
+        .map(|r| {
+            let store = store.clone();
+            tokio::spawn(async move { (r.user_id.clone(), store.reserve_claim(&r, 50, FRESH).await) })
+        })
+        .collect();
+    let mut reserved = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            (user_id, Err(_)) => assert_eq!(user_id, profile("never-signed-in").user_id),
+            (user_id, Ok(Reservation::Reserved(row))) => {
+                assert_eq!(row.user_id, user_id);
+                reserved += 1;
+            }
+            (user_id, Ok(other)) => panic!("{user_id}: {other:?}"),
+        }
+    }
+    assert_eq!(reserved, 20);
+    assert_eq!(store.claimed_count("w").await.unwrap(), 20);
+    assert!(store.attendance(&profile("never-signed-in").user_id, "w").await.unwrap().is_none());
+});
+
 contract!(an_empty_pool_takes_no_one, |store: Arc<dyn Store>| async move {
     let p = profile("nobody-gets-in");
     store.upsert_attendee(&p, Utc::now()).await.unwrap();

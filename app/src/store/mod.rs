@@ -3,6 +3,7 @@
 //! truly differ, and `common.rs` what both sides build on. Both pass the same contract tests (`app/tests/store_contract.rs`).
 
 mod common;
+mod group_commit;
 pub mod inspect;
 mod postgres;
 mod sql;

@@ -378,7 +378,7 @@ impl Store for SqlStore {
         let _counted = self.counting_write();
         match &self.db {
             Db::Postgres(pool) => postgres::reserve_claim(pool, r, pool_size, stale_after).await,
-            Db::Sqlite(pools) => sqlite::reserve_claim(&pools.writer, r, pool_size, stale_after).await,
+            Db::Sqlite(pools) => pools.reservations.reserve(r, pool_size, stale_after).await,
         }
     }
 

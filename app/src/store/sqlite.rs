@@ -9,9 +9,12 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    Sqlite, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::common::{attendance_columns, AttendanceRow, Dialect, Money};
+use super::group_commit::GroupCommit;
 use super::*;
 
 /// The SQLite schema, as this binary knows it.
@@ -29,6 +32,8 @@ pub(super) struct Pools {
     /// retried them after sleeps of up to 100 ms, in no order (docs/benchmarks.md has the burst
     /// before and after).
     pub writer: SqlitePool,
+    /// Claim reservations, several to a transaction on the writer.
+    pub reservations: GroupCommit,
 }
 
 /// The pools, the migrations applied.
@@ -51,11 +56,11 @@ pub(super) async fn connect(url: &str) -> StoreResult<Pools> {
     if url.contains(":memory:") || url.contains("mode=memory") {
         let only = pool(1).connect_with(options).await?;
         MIGRATOR.run(&only).await?;
-        return Ok(Pools { reads: only.clone(), writer: only });
+        return Ok(Pools { reads: only.clone(), reservations: GroupCommit::start(only.clone()), writer: only });
     }
     let writer = pool(1).connect_with(options.clone()).await?;
     MIGRATOR.run(&writer).await?;
-    Ok(Pools { reads: pool(8).connect_with(options).await?, writer })
+    Ok(Pools { reads: pool(8).connect_with(options).await?, reservations: GroupCommit::start(writer.clone()), writer })
 }
 
 impl Dialect for Sqlite {
@@ -93,14 +98,14 @@ static TAKE_A_SLOT_IF_NEW: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Reserves a pool slot and the attendee's row, under the one write lock.
-pub(super) async fn reserve_claim(
-    pool: &SqlitePool,
+/// Reserves a pool slot and the attendee's row inside `tx`, which holds the write lock; the
+/// caller commits ([`GroupCommit`] commits several reservations at once).
+pub(super) async fn reserve_in(
+    tx: &mut SqliteConnection,
     r: &NewReservation,
     pool_size: u32,
     stale_after: chrono::Duration,
 ) -> StoreResult<Reservation> {
-    let mut tx = Sqlite::begin_write(pool).await?;
     let took_slot = pool_size > 0
         && sqlx::query(&TAKE_A_SLOT_IF_NEW)
             .bind(&r.workshop_slug)
@@ -126,36 +131,32 @@ pub(super) async fn reserve_claim(
             .bind(r.expires_at)
             .fetch_one(&mut *tx)
             .await?;
-        tx.commit().await?;
         return Ok(Reservation::Reserved(row.try_into()?));
     }
     // No slot taken: the attendee has a row, or their address has one under another sign-in, or
-    // the pool is full. Asked in that order, under the same lock.
+    // the pool is full. Asked in that order, under the same lock; nothing else is written.
     let select =
         format!("SELECT {} FROM workshop_attendance WHERE user_id = $1 AND workshop_slug = $2", attendance_columns(""));
     let existing: Option<AttendanceRow> =
         sqlx::query_as(&select).bind(&r.user_id).bind(&r.workshop_slug).fetch_optional(&mut *tx).await?;
     if let Some(existing) = existing {
         let existing = Attendance::try_from(existing)?;
-        if existing.is_stale_reservation(r.now, stale_after) {
-            sqlx::query("UPDATE workshop_attendance SET reserved_at = $3 WHERE user_id = $1 AND workshop_slug = $2")
-                .bind(&r.user_id)
-                .bind(&r.workshop_slug)
-                .bind(r.now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            return Ok(Reservation::TakenOver(Attendance { reserved_at: r.now, ..existing }));
+        if !existing.is_stale_reservation(r.now, stale_after) {
+            return Ok(Reservation::Existing(existing));
         }
-        tx.rollback().await?;
-        return Ok(Reservation::Existing(existing));
+        sqlx::query("UPDATE workshop_attendance SET reserved_at = $3 WHERE user_id = $1 AND workshop_slug = $2")
+            .bind(&r.user_id)
+            .bind(&r.workshop_slug)
+            .bind(r.now)
+            .execute(&mut *tx)
+            .await?;
+        return Ok(Reservation::TakenOver(Attendance { reserved_at: r.now, ..existing }));
     }
     let other_sign_in = sqlx::query_scalar::<_, String>(CLAIMED_WITH_OTHER_SIGN_IN)
         .bind(&r.workshop_slug)
         .bind(&r.user_id)
         .fetch_optional(&mut *tx)
         .await?;
-    tx.rollback().await?;
     Ok(match other_sign_in {
         // One key per email address, whichever way its owner signs in.
         Some(auth_provider) => Reservation::ClaimedWithOtherSignIn { auth_provider },
