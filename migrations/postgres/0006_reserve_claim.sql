@@ -21,6 +21,7 @@ CREATE FUNCTION reserve_claim(
 LANGUAGE plpgsql AS $$
 DECLARE
     claim    workshop_attendance;
+    address  TEXT;
     provider TEXT;
     slots    BIGINT := 0;
 BEGIN
@@ -49,12 +50,14 @@ BEGIN
     -- One key per email address, whichever way its owner signs in: claims under the same
     -- address queue on this lock (only they do). Each statement of this function reads a fresh
     -- snapshot, so the check below sees the row of a claim that held the lock before.
-    PERFORM pg_advisory_xact_lock(hashtextextended(p_workshop_slug || ' ' || a.email_normalized, 0))
-       FROM attendees a WHERE a.user_id = p_user_id;
-    SELECT a.auth_provider INTO provider
-      FROM workshop_attendance w JOIN attendees a ON a.user_id = w.user_id
-     WHERE w.workshop_slug = p_workshop_slug AND w.user_id <> p_user_id
-       AND a.email_normalized = (SELECT b.email_normalized FROM attendees b WHERE b.user_id = p_user_id)
+    SELECT a.email_normalized INTO address FROM attendees a WHERE a.user_id = p_user_id;
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_workshop_slug || ' ' || address, 0));
+    -- From the address (nearly always no one else has it) to each one's row by its key. As a
+    -- join, the planner started from the workshop's rows (its statistics, taken before the
+    -- burst, say there are none), and every claim read all the claims before it.
+    SELECT a.auth_provider INTO provider FROM attendees a
+     WHERE a.email_normalized = address AND a.user_id <> p_user_id
+       AND (SELECT true FROM workshop_attendance w WHERE w.user_id = a.user_id AND w.workshop_slug = p_workshop_slug)
      LIMIT 1;
     IF FOUND THEN
         RETURN QUERY SELECT 'claimed_with_other_sign_in', provider, NULL::workshop_attendance;

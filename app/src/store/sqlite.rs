@@ -77,11 +77,15 @@ impl Dialect for Sqlite {
 }
 
 /// Whether another attendee with the same normalised email already has a row in the workshop
-/// (`$1` the workshop, `$2` the attendee): their sign-in provider.
+/// (`$1` the workshop, `$2` the attendee): their sign-in provider. It starts from the address
+/// (nearly always no one else has it) and looks each one up by the row's key: starting from the
+/// workshop's rows, as the planner chose for a join, every first claim read all the claims
+/// before it, under the write lock.
 const CLAIMED_WITH_OTHER_SIGN_IN: &str =
-    "SELECT a.auth_provider FROM workshop_attendance w JOIN attendees a ON a.user_id = w.user_id
-     WHERE w.workshop_slug = $1 AND w.user_id <> $2
-       AND a.email_normalized = (SELECT email_normalized FROM attendees WHERE user_id = $2)
+    "SELECT a.auth_provider FROM attendees a
+     WHERE a.email_normalized = (SELECT b.email_normalized FROM attendees b WHERE b.user_id = $2)
+       AND a.user_id <> $2
+       AND EXISTS (SELECT 1 FROM workshop_attendance w WHERE w.user_id = a.user_id AND w.workshop_slug = $1)
      LIMIT 1";
 
 /// Takes one slot of the workshop's pool (`$1`) if fewer than `$3` are taken, the attendee (`$2`)
