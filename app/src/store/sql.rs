@@ -10,7 +10,7 @@
 //! - reserving a claim: on Postgres every claim of a workshop queues on one pool row, so the
 //!   reservation is one call of a database function (`reserve_claim`, a migration) and the row
 //!   is never locked while an answer travels; SQLite reserves in two statements under its one
-//!   write lock;
+//!   write lock, several reservations to a transaction (`group_commit.rs`);
 //! - money: Postgres `NUMERIC`, SQLite exact decimal `TEXT` ([`Money`]); sums of money (a key
 //!   rotation's retired usage) are done in Rust, as SQLite would add `TEXT` as floats;
 //! - the usage sync: one `UNNEST` statement for a page of keys on Postgres, one `UPDATE` per key
@@ -24,6 +24,7 @@ use rust_decimal::Decimal;
 use sqlx::postgres::PgPool;
 
 use super::common::{attendance_columns, AttendanceRow, Dialect, Money};
+use super::group_commit::GroupCommit;
 use super::postgres::{self, PgStore};
 use super::sqlite::{self, SqliteStore};
 use super::*;
@@ -31,7 +32,11 @@ use super::*;
 /// The pools of one of the two databases.
 enum Db {
     Postgres(PgPool),
-    Sqlite(sqlite::Pools),
+    Sqlite {
+        pools: sqlite::Pools,
+        /// Claim reservations, several to a transaction on the writer.
+        reservations: GroupCommit,
+    },
 }
 
 /// Runs `$body` with `$pool` bound to whichever pool `$db` reads with: the statement is written
@@ -40,7 +45,7 @@ macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
             Db::Postgres($pool) => $body,
-            Db::Sqlite(sqlite::Pools { reads: $pool, .. }) => $body,
+            Db::Sqlite { pools: sqlite::Pools { reads: $pool, .. }, .. } => $body,
         }
     };
 }
@@ -50,7 +55,7 @@ macro_rules! on_writer {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
             Db::Postgres($pool) => $body,
-            Db::Sqlite(sqlite::Pools { writer: $pool, .. }) => $body,
+            Db::Sqlite { pools: sqlite::Pools { writer: $pool, .. }, .. } => $body,
         }
     };
 }
@@ -93,7 +98,9 @@ impl PgStore {
 impl SqliteStore {
     /// A store on the SQLite database of `url` (created if missing), its migrations applied.
     pub async fn connect(url: &str) -> StoreResult<SqlStore> {
-        Ok(SqlStore::new(Db::Sqlite(sqlite::connect(url).await?)))
+        let pools = sqlite::connect(url).await?;
+        let reservations = GroupCommit::start(pools.writer.clone());
+        Ok(SqlStore::new(Db::Sqlite { pools, reservations }))
     }
 }
 
@@ -378,7 +385,7 @@ impl Store for SqlStore {
         let _counted = self.counting_write();
         match &self.db {
             Db::Postgres(pool) => postgres::reserve_claim(pool, r, pool_size, stale_after).await,
-            Db::Sqlite(pools) => pools.reservations.reserve(r, pool_size, stale_after).await,
+            Db::Sqlite { reservations, .. } => reservations.reserve(r, pool_size, stale_after).await,
         }
     }
 
@@ -521,7 +528,7 @@ impl Store for SqlStore {
         let _counted = self.counting_write();
         match &self.db {
             Db::Postgres(pool) => postgres::record_usage(pool, usage, now).await,
-            Db::Sqlite(pools) => sqlite::record_usage(&pools.writer, usage, now).await,
+            Db::Sqlite { pools, .. } => sqlite::record_usage(&pools.writer, usage, now).await,
         }
     }
 
@@ -717,7 +724,7 @@ impl Store for SqlStore {
         match &self.db {
             Db::Postgres(pool) => postgres::try_lead(pool).await,
             // One process writes a SQLite file: it leads.
-            Db::Sqlite(_) => Ok(Some(Leadership::sqlite())),
+            Db::Sqlite { .. } => Ok(Some(Leadership::sqlite())),
         }
     }
 

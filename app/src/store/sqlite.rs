@@ -14,7 +14,6 @@ use sqlx::sqlite::{
 };
 
 use super::common::{attendance_columns, AttendanceRow, Dialect, Money};
-use super::group_commit::GroupCommit;
 use super::*;
 
 /// The SQLite schema, as this binary knows it.
@@ -32,8 +31,6 @@ pub(super) struct Pools {
     /// retried them after sleeps of up to 100 ms, in no order (docs/benchmarks.md has the burst
     /// before and after).
     pub writer: SqlitePool,
-    /// Claim reservations, several to a transaction on the writer.
-    pub reservations: GroupCommit,
 }
 
 /// The pools, the migrations applied.
@@ -56,11 +53,11 @@ pub(super) async fn connect(url: &str) -> StoreResult<Pools> {
     if url.contains(":memory:") || url.contains("mode=memory") {
         let only = pool(1).connect_with(options).await?;
         MIGRATOR.run(&only).await?;
-        return Ok(Pools { reads: only.clone(), reservations: GroupCommit::start(only.clone()), writer: only });
+        return Ok(Pools { reads: only.clone(), writer: only });
     }
     let writer = pool(1).connect_with(options.clone()).await?;
     MIGRATOR.run(&writer).await?;
-    Ok(Pools { reads: pool(8).connect_with(options).await?, reservations: GroupCommit::start(writer.clone()), writer })
+    Ok(Pools { reads: pool(8).connect_with(options).await?, writer })
 }
 
 impl Dialect for Sqlite {
@@ -81,8 +78,7 @@ impl Dialect for Sqlite {
 /// (nearly always no one else has it) and looks each one up by the row's key: starting from the
 /// workshop's rows, as the planner chose for a join, every first claim read all the claims
 /// before it, under the write lock.
-const CLAIMED_WITH_OTHER_SIGN_IN: &str =
-    "SELECT a.auth_provider FROM attendees a
+const CLAIMED_WITH_OTHER_SIGN_IN: &str = "SELECT a.auth_provider FROM attendees a
      WHERE a.email_normalized = (SELECT b.email_normalized FROM attendees b WHERE b.user_id = $2)
        AND a.user_id <> $2
        AND EXISTS (SELECT 1 FROM workshop_attendance w WHERE w.user_id = a.user_id AND w.workshop_slug = $1)
@@ -103,7 +99,7 @@ static TAKE_A_SLOT_IF_NEW: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Reserves a pool slot and the attendee's row inside `tx`, which holds the write lock; the
-/// caller commits ([`GroupCommit`] commits several reservations at once).
+/// caller commits (`group_commit.rs` commits several reservations at once).
 pub(super) async fn reserve_in(
     tx: &mut SqliteConnection,
     r: &NewReservation,
