@@ -9,7 +9,10 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use rust_decimal::Decimal;
 
-use app::store::{AttendeeProfile, ClaimStatus, MintedKey, NewReservation, Reservation, Store, StoreError};
+use app::store::{
+    AttendeeProfile, ClaimStatus, MintedKey, NewReservation, Reservation, Store, StoreError, EVERY_WORKSHOP,
+};
+use app::workshops::Pause;
 use support::db::{postgres_store, sqlite_store};
 
 fn profile(id: &str) -> AttendeeProfile {
@@ -215,6 +218,43 @@ contract!(a_failing_reservation_fails_alone, |store: Arc<dyn Store>| async move 
     assert_eq!(reserved, 20);
     assert_eq!(store.claimed_count("w").await.unwrap(), 20);
     assert!(store.attendance(&profile("never-signed-in").user_id, "w").await.unwrap().is_none());
+});
+
+contract!(paused_claims_reserve_nothing, |store: Arc<dyn Store>| async move {
+    let (ada, bob) = (profile("paused-ada"), profile("paused-bob"));
+    for p in [&ada, &bob] {
+        store.upsert_attendee(p, Utc::now()).await.unwrap();
+    }
+    assert!(matches!(store.reserve_claim(&reservation(&ada, "w"), 5, FRESH).await.unwrap(), Reservation::Reserved(_)));
+    store.set_claims_paused("w", Some("admin@example.org"), Utc::now()).await.unwrap();
+    // Asked first: before the attendee's own row, and before the pool.
+    for (who, pool) in [(&bob, 5), (&ada, 5), (&bob, 0)] {
+        assert_eq!(
+            store.reserve_claim(&reservation(who, "w"), pool, FRESH).await.unwrap(),
+            Reservation::Paused(Pause::ThisWorkshop),
+            "{} with a pool of {pool}",
+            who.user_id
+        );
+    }
+    assert!(matches!(store.reserve_claim(&reservation(&bob, "w2"), 5, FRESH).await.unwrap(), Reservation::Reserved(_)));
+    // The site-wide pause wins, and stops every workshop.
+    store.set_claims_paused(EVERY_WORKSHOP, Some("admin@example.org"), Utc::now()).await.unwrap();
+    for slug in ["w", "w3"] {
+        assert_eq!(
+            store.reserve_claim(&reservation(&bob, slug), 5, FRESH).await.unwrap(),
+            Reservation::Paused(Pause::Everywhere),
+            "{slug}"
+        );
+    }
+    store.set_claims_paused(EVERY_WORKSHOP, None, Utc::now()).await.unwrap();
+    assert_eq!(
+        store.reserve_claim(&reservation(&bob, "w"), 5, FRESH).await.unwrap(),
+        Reservation::Paused(Pause::ThisWorkshop)
+    );
+    assert_eq!(store.claimed_count("w").await.unwrap(), 1, "nothing taken while paused");
+    assert!(store.attendance(&bob.user_id, "w").await.unwrap().is_none());
+    store.set_claims_paused("w", None, Utc::now()).await.unwrap();
+    assert!(matches!(store.reserve_claim(&reservation(&bob, "w"), 5, FRESH).await.unwrap(), Reservation::Reserved(_)));
 });
 
 contract!(an_empty_pool_takes_no_one, |store: Arc<dyn Store>| async move {

@@ -5,8 +5,9 @@
 -- one claim after another. In one call the row is held only while Postgres finishes the
 -- function and commits.
 --
--- Outcomes (`outcome`): 'reserved' and 'taken_over' (the caller mints for `attendance`),
--- 'existing' (the attendee's row, minted or being minted), 'pool_full', and
+-- Outcomes (`outcome`): 'paused_everywhere' and 'paused' (claims are paused site-wide, which
+-- wins, or in the workshop; asked first), 'reserved' and 'taken_over' (the caller mints for
+-- `attendance`), 'existing' (the attendee's row, minted or being minted), 'pool_full', and
 -- 'claimed_with_other_sign_in' (`other_auth_provider` says which sign-in holds the key).
 CREATE FUNCTION reserve_claim(
     p_user_id       TEXT,
@@ -16,11 +17,13 @@ CREATE FUNCTION reserve_claim(
     p_expires_at    TIMESTAMPTZ,
     p_now           TIMESTAMPTZ,
     p_pool_size     BIGINT,
-    p_stale_after   INTERVAL
+    p_stale_after   INTERVAL,
+    p_every_workshop TEXT
 ) RETURNS TABLE (outcome TEXT, other_auth_provider TEXT, attendance workshop_attendance)
 LANGUAGE plpgsql AS $$
 DECLARE
     claim    workshop_attendance;
+    paused   TEXT;
     address  TEXT;
     provider TEXT;
     slots    BIGINT := 0;
@@ -31,6 +34,15 @@ BEGIN
     -- then finds no reservation to save its key in, deletes the key and says so. The key itself
     -- is saved with a durable commit. The setting in force at commit decides.
     PERFORM set_config('synchronous_commit', 'off', true);
+
+    SELECT c.workshop_slug INTO paused FROM workshop_controls c
+     WHERE c.workshop_slug IN (p_workshop_slug, p_every_workshop) AND c.claims_paused_at IS NOT NULL
+     ORDER BY c.workshop_slug = p_every_workshop DESC LIMIT 1;
+    IF FOUND THEN
+        RETURN QUERY SELECT CASE WHEN paused = p_every_workshop THEN 'paused_everywhere' ELSE 'paused' END,
+                            NULL::TEXT, NULL::workshop_attendance;
+        RETURN;
+    END IF;
 
     SELECT * INTO claim FROM workshop_attendance w
      WHERE w.user_id = p_user_id AND w.workshop_slug = p_workshop_slug FOR UPDATE;
@@ -79,7 +91,8 @@ BEGIN
             RETURN QUERY SELECT 'existing', NULL::TEXT, claim;
         ELSE
             RETURN QUERY SELECT * FROM reserve_claim(p_user_id, p_workshop_slug, p_key_label, p_limit_usd,
-                                                      p_expires_at, p_now, p_pool_size, p_stale_after);
+                                                      p_expires_at, p_now, p_pool_size, p_stale_after,
+                                                      p_every_workshop);
         END IF;
         RETURN;
     END IF;

@@ -58,11 +58,6 @@ async fn claim_once(
         WindowState::Closed => return Err(ClaimError::Closed),
         WindowState::Inactive => return Err(ClaimError::Inactive),
     }
-    match state.store.claims_pause(&workshop.slug).await?.map(|pause| pause.scope()) {
-        Some(Pause::Everywhere) => return Err(ClaimError::PausedEverywhere),
-        Some(Pause::ThisWorkshop) => return Err(ClaimError::Paused),
-        None => {}
-    }
     let reservation = NewReservation {
         user_id: user.user_id.clone(),
         workshop_slug: workshop.slug.clone(),
@@ -73,11 +68,14 @@ async fn claim_once(
     };
     let reserved = state.store.reserve_claim(&reservation, workshop.pool_size(), STALE_RESERVATION).await?;
     // Consent travels with a claim the pool accepted: a refused claim writes nothing.
-    let refused = matches!(reserved, Reservation::PoolFull | Reservation::ClaimedWithOtherSignIn { .. });
+    let refused =
+        matches!(reserved, Reservation::Paused(_) | Reservation::PoolFull | Reservation::ClaimedWithOtherSignIn { .. });
     if marketing_consent && !refused {
         state.store.record_marketing_consent(&user.user_id, &workshop.slug, now).await?;
     }
     match reserved {
+        Reservation::Paused(Pause::Everywhere) => Err(ClaimError::PausedEverywhere),
+        Reservation::Paused(Pause::ThisWorkshop) => Err(ClaimError::Paused),
         Reservation::PoolFull => Err(ClaimError::PoolFull),
         Reservation::ClaimedWithOtherSignIn { auth_provider } => {
             Err(ClaimError::ClaimedWithOtherSignIn { provider: auth_provider })

@@ -162,6 +162,9 @@ pub struct NewReservation {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reservation {
+    /// Claims are paused in the workshop or everywhere (the site-wide pause wins); asked before
+    /// anything else, so a paused claim writes nothing.
+    Paused(crate::workshops::Pause),
     /// The caller holds the slot and must mint (or release) it.
     Reserved(Attendance),
     /// As `Reserved`, but the slot was held by a request that died: a key with the row's name
@@ -260,8 +263,9 @@ pub trait Store: Send + Sync + 'static {
     /// Who opted in at `workshop_slug` and has not withdrawn, in the order they opted in.
     async fn workshop_leads(&self, workshop_slug: &str) -> StoreResult<Vec<(AttendeeProfile, MarketingConsent)>>;
 
-    /// Takes one slot of a pool of `pool_size`, atomically, or reports why not. A `Reserved` row
-    /// older than `stale_after` (its minting request died) is handed to the caller: `TakenOver`.
+    /// Takes one slot of a pool of `pool_size`, atomically, or reports why not (claims paused
+    /// first). A `Reserved` row older than `stale_after` (its minting request died) is handed to
+    /// the caller: `TakenOver`.
     async fn reserve_claim(
         &self,
         reservation: &NewReservation,

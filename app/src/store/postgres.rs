@@ -10,6 +10,7 @@ use sqlx::{FromRow, Row};
 
 use super::common::{attendance_columns, AttendanceRow, Dialect};
 use super::*;
+use crate::workshops::Pause;
 
 /// The Postgres schema, as this binary knows it.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -52,7 +53,7 @@ pub(super) async fn reserve_claim(
 ) -> StoreResult<Reservation> {
     static RESERVE_CLAIM: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "SELECT r.outcome, r.other_auth_provider, {} FROM reserve_claim($1, $2, $3, $4, $5, $6, $7, $8) r",
+            "SELECT r.outcome, r.other_auth_provider, {} FROM reserve_claim($1, $2, $3, $4, $5, $6, $7, $8, $9) r",
             attendance_columns("(r.attendance).")
         )
     });
@@ -65,10 +66,13 @@ pub(super) async fn reserve_claim(
         .bind(r.now)
         .bind(i64::from(pool_size))
         .bind(stale_after)
+        .bind(EVERY_WORKSHOP)
         .fetch_one(pool)
         .await?;
     let attendance = || -> StoreResult<Attendance> { AttendanceRow::from_row(&answer)?.try_into() };
     Ok(match answer.try_get::<&str, _>("outcome")? {
+        "paused_everywhere" => Reservation::Paused(Pause::Everywhere),
+        "paused" => Reservation::Paused(Pause::ThisWorkshop),
         "reserved" => Reservation::Reserved(attendance()?),
         "taken_over" => Reservation::TakenOver(attendance()?),
         "existing" => Reservation::Existing(attendance()?),

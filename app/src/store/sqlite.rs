@@ -15,6 +15,7 @@ use sqlx::sqlite::{
 
 use super::common::{attendance_columns, AttendanceRow, Dialect, Money};
 use super::*;
+use crate::workshops::Pause;
 
 /// The SQLite schema, as this binary knows it.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -84,14 +85,17 @@ const CLAIMED_WITH_OTHER_SIGN_IN: &str = "SELECT a.auth_provider FROM attendees 
        AND EXISTS (SELECT 1 FROM workshop_attendance w WHERE w.user_id = a.user_id AND w.workshop_slug = $1)
      LIMIT 1";
 
-/// Takes one slot of the workshop's pool (`$1`) if fewer than `$3` are taken, the attendee (`$2`)
-/// has no row in the workshop and their address has none under another sign-in: one row changed.
-/// A first claim is then two statements (this and the row's insert) under the write lock: each is
-/// a round trip to the connection's thread, made while every other writer waits.
+/// Takes one slot of the workshop's pool (`$1`) if fewer than `$3` are taken, claims are not
+/// paused (in the workshop or everywhere, `$4`), the attendee (`$2`) has no row in the workshop
+/// and their address has none under another sign-in: one row changed. A first claim is then two
+/// statements (this and the row's insert) under the write lock: each is a round trip to the
+/// connection's thread, made while every other writer waits.
 static TAKE_A_SLOT_IF_NEW: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO workshop_pool (workshop_slug, claimed)
-         SELECT $1, 1 WHERE NOT EXISTS (SELECT 1 FROM workshop_attendance WHERE user_id = $2 AND workshop_slug = $1)
+         SELECT $1, 1 WHERE NOT EXISTS (SELECT 1 FROM workshop_controls
+                                        WHERE workshop_slug IN ($1, $4) AND claims_paused_at IS NOT NULL)
+                        AND NOT EXISTS (SELECT 1 FROM workshop_attendance WHERE user_id = $2 AND workshop_slug = $1)
                         AND NOT EXISTS ({CLAIMED_WITH_OTHER_SIGN_IN})
          ON CONFLICT (workshop_slug) DO UPDATE SET claimed = workshop_pool.claimed + 1
          WHERE workshop_pool.claimed < $3"
@@ -111,6 +115,7 @@ pub(super) async fn reserve_in(
             .bind(&r.workshop_slug)
             .bind(&r.user_id)
             .bind(i64::from(pool_size))
+            .bind(EVERY_WORKSHOP)
             .execute(&mut *tx)
             .await?
             .rows_affected()
@@ -133,8 +138,20 @@ pub(super) async fn reserve_in(
             .await?;
         return Ok(Reservation::Reserved(row.try_into()?));
     }
-    // No slot taken: the attendee has a row, or their address has one under another sign-in, or
-    // the pool is full. Asked in that order, under the same lock; nothing else is written.
+    // No slot taken: claims are paused, or the attendee has a row, or their address has one
+    // under another sign-in, or the pool is full. Asked in that order, under the same lock;
+    // nothing else is written.
+    let paused: Option<String> = sqlx::query_scalar(
+        "SELECT workshop_slug FROM workshop_controls WHERE workshop_slug IN ($1, $2) AND claims_paused_at IS NOT NULL
+         ORDER BY workshop_slug = $2 DESC LIMIT 1",
+    )
+    .bind(&r.workshop_slug)
+    .bind(EVERY_WORKSHOP)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(slug) = paused {
+        return Ok(Reservation::Paused(if slug == EVERY_WORKSHOP { Pause::Everywhere } else { Pause::ThisWorkshop }));
+    }
     let select =
         format!("SELECT {} FROM workshop_attendance WHERE user_id = $1 AND workshop_slug = $2", attendance_columns(""));
     let existing: Option<AttendanceRow> =
