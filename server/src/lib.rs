@@ -1,6 +1,7 @@
 //! The axum server: wiring of configuration, state, routes and (in demo mode) the simulator.
 #![recursion_limit = "256"]
 
+mod accept_encoding;
 mod address_limit;
 mod admin_exports;
 mod compression;

@@ -37,6 +37,8 @@ use app::hashed_names::HashedNames;
 use app::shell;
 use app::state::AppState;
 
+use crate::accept_encoding::AcceptEncoding;
+
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
@@ -72,22 +74,16 @@ enum Encoding {
 }
 
 impl Encoding {
-    /// Brotli over gzip, as the browser accepts them (`q=0` refuses).
+    /// Brotli over gzip, as the browser names them (`q=0` refuses).
     fn preferred(request: &Request) -> Option<Self> {
-        let accepted = request.headers().get_all(ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok());
-        let names: Vec<String> = accepted
-            .flat_map(|v| v.split(','))
-            .filter_map(|item| {
-                let mut parts = item.split(';').map(str::trim);
-                let name = parts.next()?.to_ascii_lowercase();
-                let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.parse::<f32>() == Ok(0.0)));
-                (!refused).then_some(name)
-            })
-            .collect();
-        [(Encoding::Br, "br"), (Encoding::Gzip, "gzip")]
-            .into_iter()
-            .find(|(_, name)| names.iter().any(|n| n == name))
-            .map(|(encoding, _)| encoding)
+        let accepted = AcceptEncoding::of(request.headers());
+        if accepted.names_brotli() {
+            Some(Encoding::Br)
+        } else if accepted.names_gzip() {
+            Some(Encoding::Gzip)
+        } else {
+            None
+        }
     }
 
     fn name(self) -> &'static str {
