@@ -1,6 +1,6 @@
 //! What the shared statements (`sql.rs`) and the two dialects (`postgres.rs`, `sqlite.rs`) both
 //! build on: the dialect trait, money as each database keeps it, the attendance row and its
-//! columns. It imports neither side.
+//! columns, the pauses' query. It imports neither side.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -77,6 +77,21 @@ mod money {
         fn encode_by_ref(&self, args: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
             <String as Encode<Sqlite>>::encode(self.0.to_string(), args)
         }
+    }
+}
+
+/// The pauses that stop claims in workshop `$1` (`$2` is [`EVERY_WORKSHOP`]): the site-wide one
+/// first, then the workshop's own. Rows are [`PauseRow`]s.
+pub(super) const CLAIMS_PAUSES: &str = "SELECT workshop_slug, claims_paused_at, claims_paused_by FROM workshop_controls
+     WHERE workshop_slug IN ($1, $2) AND claims_paused_at IS NOT NULL
+     ORDER BY workshop_slug = $2 DESC";
+
+/// One row of [`CLAIMS_PAUSES`]: the slug, when, by whom.
+pub(super) type PauseRow = (String, DateTime<Utc>, Option<String>);
+
+impl From<PauseRow> for ClaimsPause {
+    fn from((slug, paused_at, by): PauseRow) -> ClaimsPause {
+        ClaimsPause { paused_at, paused_by: by.unwrap_or_default(), everywhere: slug == EVERY_WORKSHOP }
     }
 }
 

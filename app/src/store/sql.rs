@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::postgres::PgPool;
 
-use super::common::{attendance_columns, AttendanceRow, Dialect, Money};
+use super::common::{attendance_columns, AttendanceRow, Dialect, Money, PauseRow, CLAIMS_PAUSES};
 use super::group_commit::GroupCommit;
 use super::postgres::{self, PgStore};
 use super::sqlite::{self, SqliteStore};
@@ -638,20 +638,10 @@ impl Store for SqlStore {
     }
 
     async fn claims_pauses(&self, workshop_slug: &str) -> StoreResult<Vec<ClaimsPause>> {
-        let sql = "SELECT workshop_slug, claims_paused_at, claims_paused_by FROM workshop_controls
-                   WHERE workshop_slug IN ($1, $2) AND claims_paused_at IS NOT NULL
-                   ORDER BY workshop_slug = $2 DESC";
-        let rows: Vec<(String, DateTime<Utc>, Option<String>)> = on_pool!(&self.db, pool => {
-            sqlx::query_as(sql).bind(workshop_slug).bind(EVERY_WORKSHOP).fetch_all(pool).await?
+        let rows: Vec<PauseRow> = on_pool!(&self.db, pool => {
+            sqlx::query_as(CLAIMS_PAUSES).bind(workshop_slug).bind(EVERY_WORKSHOP).fetch_all(pool).await?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(slug, paused_at, by)| ClaimsPause {
-                paused_at,
-                paused_by: by.unwrap_or_default(),
-                everywhere: slug == EVERY_WORKSHOP,
-            })
-            .collect())
+        Ok(rows.into_iter().map(ClaimsPause::from).collect())
     }
 
     async fn unbound_keys_due(&self, now: DateTime<Utc>) -> StoreResult<Vec<Attendance>> {

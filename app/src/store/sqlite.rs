@@ -13,9 +13,8 @@ use sqlx::sqlite::{
     Sqlite, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::common::{attendance_columns, AttendanceRow, Dialect, Money};
+use super::common::{attendance_columns, AttendanceRow, Dialect, Money, PauseRow, CLAIMS_PAUSES};
 use super::*;
-use crate::workshops::Pause;
 
 /// The SQLite schema, as this binary knows it.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -141,16 +140,10 @@ pub(super) async fn reserve_in(
     // No slot taken: claims are paused, or the attendee has a row, or their address has one
     // under another sign-in, or the pool is full. Asked in that order, under the same lock;
     // nothing else is written.
-    let paused: Option<String> = sqlx::query_scalar(
-        "SELECT workshop_slug FROM workshop_controls WHERE workshop_slug IN ($1, $2) AND claims_paused_at IS NOT NULL
-         ORDER BY workshop_slug = $2 DESC LIMIT 1",
-    )
-    .bind(&r.workshop_slug)
-    .bind(EVERY_WORKSHOP)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(slug) = paused {
-        return Ok(Reservation::Paused(if slug == EVERY_WORKSHOP { Pause::Everywhere } else { Pause::ThisWorkshop }));
+    let pause: Option<PauseRow> =
+        sqlx::query_as(CLAIMS_PAUSES).bind(&r.workshop_slug).bind(EVERY_WORKSHOP).fetch_optional(&mut *tx).await?;
+    if let Some(pause) = pause {
+        return Ok(Reservation::Paused(ClaimsPause::from(pause).scope()));
     }
     let select =
         format!("SELECT {} FROM workshop_attendance WHERE user_id = $1 AND workshop_slug = $2", attendance_columns(""));
