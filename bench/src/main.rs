@@ -51,6 +51,17 @@ struct Args {
     /// A setting for the server, NAME=value (repeatable), e.g. --server-env MALLOC_ARENA_MAX=2.
     #[arg(long = "server-env", value_parser = name_value)]
     server_env: Vec<(String, String)>,
+    /// Serve the OpenRouter simulator over HTTPS (HTTP/2 or HTTP/1.1, as the server's client
+    /// offers), as OpenRouter is served; the server trusts its CA through OPENROUTER_CA_FILE.
+    #[arg(long)]
+    openrouter_tls: bool,
+    /// With --openrouter-tls: how long each new connection to it waits before its handshake (the
+    /// round trips of TCP and TLS to a distant server), in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    openrouter_connect_ms: u64,
+    /// With --openrouter-tls: the concurrent streams it allows on one HTTP/2 connection.
+    #[arg(long, default_value_t = 100)]
+    openrouter_streams: u32,
     /// Connections wrk keeps open per page.
     #[arg(long, default_value_t = 32)]
     connections: u32,
@@ -86,19 +97,35 @@ async fn run(args: &Args) -> Result<(), String> {
     let simulator = Simulator::new(management_key.clone());
     let latency = Duration::from_millis(args.latency_ms);
     simulator.set_latency(latency);
-    let simulator = simulator.spawn().await.map_err(|e| format!("simulator: {e}"))?;
+    let sim = simulator.clone();
+    let (openrouter_base_url, tls) = if args.openrouter_tls {
+        let options = testkit::tls::TlsOptions {
+            connect_delay: Duration::from_millis(args.openrouter_connect_ms),
+            max_streams: args.openrouter_streams,
+        };
+        let router = axum::Router::new().nest("/api/v1", simulator.router());
+        let tls = testkit::tls::serve(router, options).await.map_err(|e| format!("simulator over TLS: {e}"))?;
+        (format!("{}/api/v1", tls.origin), Some(tls))
+    } else {
+        (simulator.spawn().await.map_err(|e| format!("simulator: {e}"))?.base_url, None)
+    };
+    let mut server_env = args.server_env.clone();
+    if let Some(tls) = &tls {
+        let ca = workdir.join("openrouter-ca.pem");
+        std::fs::write(&ca, &tls.ca_pem).map_err(|e| e.to_string())?;
+        server_env.insert(0, ("OPENROUTER_CA_FILE".into(), ca.display().to_string()));
+    }
     let launch = Launch {
         binary: &args.server,
         site: &args.site,
         database_url: &database_url,
-        openrouter_base_url: &simulator.base_url,
+        openrouter_base_url: &openrouter_base_url,
         management_key: &management_key,
         admin_email: ADMIN_EMAIL,
         max_concurrency: args.concurrency,
-        extra_env: &args.server_env,
+        extra_env: &server_env,
     };
     let server = ServerProcess::start(&launch, &workdir).await?;
-    let sim = simulator.simulator;
     // The server prepares the workshop's guardrail at start-up; the burst starts after that.
     wait_until(|| sim.guardrails().iter().any(|g| g.name == format!("workshop-{SLUG}")), "the guardrail").await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -156,7 +183,7 @@ async fn run(args: &Args) -> Result<(), String> {
     );
     let cpu_ms_per_claim = cpu * 1000.0 / args.attendees as f64;
     let rss = server.peak_rss_mib();
-    let rows = [
+    let mut rows = vec![
         (
             "keys minted (distinct, bound at OpenRouter)",
             format!("{} ({keys_at_openrouter})", result.keys.len()),
@@ -187,6 +214,14 @@ async fn run(args: &Args) -> Result<(), String> {
         ),
         ("server peak RSS (so far)", format!("{rss:.1} MB"), "≤ 100 MB".into(), rss <= 100.0),
     ];
+    if let Some(tls) = &tls {
+        let (http2, http1) = tls.connections();
+        let connections = format!(
+            "HTTP/2 {http2}, HTTP/1.1 {http1} ({} ms before each handshake, {} streams per HTTP/2 connection)",
+            args.openrouter_connect_ms, args.openrouter_streams
+        );
+        rows.push(("connections to OpenRouter over TLS, since the start", connections, String::new(), true));
+    }
     print_table(
         &["measure", "value", "target", "met"],
         rows.iter().map(|(name, value, target, met)| {

@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use tracing::{info, warn};
 
 use super::error::{parse_retry_after, redact, OpenRouterError};
+use super::lanes::Lanes;
 use super::retry::{retrying, RetryPolicy};
 use super::types::{
     AssignKeysResponse, ChatCompletion, ChatMessage, ChatRequest, CreateGuardrail, CreateKey, CreatedKey, DataResponse,
@@ -48,10 +49,12 @@ const MAX_ERROR_BODY: usize = 8 * 1024;
 
 #[derive(Clone)]
 pub struct OpenRouterClient {
-    http: reqwest::Client,
+    http: Lanes,
     base_url: String,
     management_key: String,
     timeout: Duration,
+    /// Trusted beside the built-in roots (see [`OpenRouterClient::with_extra_roots`]).
+    extra_roots: Vec<reqwest::Certificate>,
     retry: RetryPolicy,
     limiter: Arc<Semaphore>,
     max_concurrency: usize,
@@ -63,6 +66,7 @@ impl std::fmt::Debug for OpenRouterClient {
             .field("base_url", &self.base_url)
             .field("management_key", &"[REDACTED]")
             .field("timeout", &self.timeout)
+            .field("extra_roots", &self.extra_roots.len())
             .field("retry", &self.retry)
             .field("max_concurrency", &self.max_concurrency)
             .finish()
@@ -74,10 +78,11 @@ impl OpenRouterClient {
     pub fn new(base_url: impl Into<String>, management_key: impl Into<String>) -> Self {
         let base_url = base_url.into().trim_end_matches('/').to_owned();
         Self {
-            http: build_http(DEFAULT_TIMEOUT),
+            http: Lanes::new(DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT, &[]),
             base_url,
             management_key: management_key.into(),
             timeout: DEFAULT_TIMEOUT,
+            extra_roots: Vec::new(),
             retry: RetryPolicy::default(),
             limiter: Arc::new(Semaphore::new(DEFAULT_MAX_CONCURRENCY)),
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
@@ -90,12 +95,28 @@ impl OpenRouterClient {
         self
     }
 
+    /// Trusts the certificates of a PEM bundle as roots, beside the built-in ones: for a
+    /// TLS-inspecting proxy on the way to OpenRouter, or a simulator served over TLS. Fails if the
+    /// bundle holds no certificate or one that does not parse.
+    pub fn with_extra_roots(mut self, pem: &[u8]) -> Result<Self, OpenRouterError> {
+        match reqwest::Certificate::from_pem_bundle(pem) {
+            Ok(roots) if !roots.is_empty() => self.extra_roots = roots,
+            Ok(_) => return Err(OpenRouterError::Config("no PEM certificate in the extra roots".into())),
+            Err(e) => return Err(OpenRouterError::Config(format!("extra roots: {e}"))),
+        }
+        self.http = Lanes::new(self.max_concurrency, self.timeout, &self.extra_roots);
+        Ok(self)
+    }
+
     /// At most `n` HTTP requests of this client (and its later clones) in flight at once; `0` is
     /// treated as 1. Replaces the semaphore, so clones made earlier keep the old one.
     pub fn with_max_concurrency(mut self, n: usize) -> Self {
         let n = n.max(1);
         self.limiter = Arc::new(Semaphore::new(n));
         self.max_concurrency = n;
+        if self.http.count() != Lanes::count_for(n) {
+            self.http = Lanes::new(n, self.timeout, &self.extra_roots);
+        }
         self
     }
 
@@ -566,6 +587,7 @@ impl OpenRouterClient {
             };
             let mut req = self
                 .http
+                .next()
                 .request(method.clone(), url.clone())
                 .bearer_auth(bearer)
                 .header(header::ACCEPT, "application/json");
@@ -643,7 +665,7 @@ impl OpenRouterClient {
 impl OpenRouterClient {
     /// Per-attempt timeout (connect + send + whole body); semaphore queueing is not included.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.http = build_http(timeout);
+        self.http = Lanes::new(self.max_concurrency, timeout, &self.extra_roots);
         self.timeout = timeout;
         self
     }
@@ -683,12 +705,4 @@ impl OpenRouterClient {
         let query = [("offset", offset.to_string()), ("limit", limit.to_string())];
         self.send(Method::GET, &["guardrails", "assignments", "keys"], &query, None::<&()>).await
     }
-}
-
-fn build_http(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        // Only fails if the TLS backend cannot initialise, which is a broken build.
-        .expect("reqwest client with rustls must build")
 }

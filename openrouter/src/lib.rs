@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod error;
+mod lanes;
 mod metrics;
 pub mod retry;
 #[cfg(feature = "simulator")]

@@ -14,6 +14,9 @@ pub struct Config {
     /// `None` in demo mode without a key: the in-process simulator serves.
     pub openrouter_management_key: Option<String>,
     pub openrouter_base_url: String,
+    /// `OPENROUTER_CA_FILE`: a PEM bundle of roots trusted for OpenRouter beside the built-in ones
+    /// (a TLS-inspecting proxy; the bench's simulator over TLS).
+    pub openrouter_extra_roots: Option<Vec<u8>>,
     /// At most this many calls to OpenRouter at once; a burst of claims queues behind them.
     pub openrouter_max_concurrency: usize,
     /// How often the background work reads usage from OpenRouter (`USAGE_SYNC_SECONDS`).
@@ -103,6 +106,19 @@ impl Config {
                 }
             },
         };
+        let openrouter_extra_roots = non_empty("OPENROUTER_CA_FILE").and_then(|path| match std::fs::read(&path) {
+            Ok(pem) if matches!(reqwest::Certificate::from_pem_bundle(&pem), Ok(roots) if !roots.is_empty()) => {
+                Some(pem)
+            }
+            Ok(_) => {
+                missing.push(format!("OPENROUTER_CA_FILE {path:?} holds no PEM certificate"));
+                None
+            }
+            Err(e) => {
+                missing.push(format!("OPENROUTER_CA_FILE {path:?} cannot be read: {e}"));
+                None
+            }
+        });
         let usage_sync_every = match non_empty("USAGE_SYNC_SECONDS") {
             None => std::time::Duration::from_secs(60),
             Some(n) => match n.parse::<u64>() {
@@ -199,6 +215,7 @@ impl Config {
             openrouter_management_key,
             openrouter_base_url: non_empty("OPENROUTER_BASE_URL")
                 .unwrap_or_else(|| DEFAULT_OPENROUTER_BASE_URL.to_string()),
+            openrouter_extra_roots,
             openrouter_max_concurrency,
             usage_sync_every,
             session_secret,
@@ -370,6 +387,19 @@ mod tests {
                 .unwrap_err();
         assert!(err.contains("ADMIN_EMAILS must be comma-separated email addresses"), "{err}");
         assert!(Config::from_lookup(lookup(&[("MINTER_DEMO", "1")])).unwrap().admin_emails.is_empty());
+    }
+
+    #[test]
+    fn an_openrouter_ca_file_must_hold_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (garbage, missing) = (dir.path().join("garbage.pem"), dir.path().join("missing.pem"));
+        std::fs::write(&garbage, "not a certificate").unwrap();
+        for (path, why) in [(&garbage, "holds no PEM certificate"), (&missing, "cannot be read")] {
+            let path = path.to_str().unwrap();
+            let err = Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("OPENROUTER_CA_FILE", path)])).unwrap_err();
+            assert!(err.contains(&format!("OPENROUTER_CA_FILE {path:?} {why}")), "{err}");
+        }
+        assert_eq!(Config::from_lookup(lookup(&[("MINTER_DEMO", "1")])).unwrap().openrouter_extra_roots, None);
     }
 
     #[test]

@@ -53,7 +53,11 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
                      minted here are real and cost money"
                 );
             }
-            OpenRouterClient::new(config.openrouter_base_url.clone(), key.clone())
+            let client = OpenRouterClient::new(config.openrouter_base_url.clone(), key.clone());
+            match &config.openrouter_extra_roots {
+                Some(pem) => client.with_extra_roots(pem).map_err(|e| format!("OPENROUTER_CA_FILE: {e}"))?,
+                None => client,
+            }
         }
         None => {
             let key = format!("sk-or-v1-sim-{}", hex_token());

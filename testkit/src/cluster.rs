@@ -18,7 +18,7 @@ pub struct Cluster {
 }
 
 /// A CA certificate and its key.
-fn ca(name: &str) -> (Certificate, KeyPair) {
+pub(crate) fn ca(name: &str) -> (Certificate, KeyPair) {
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

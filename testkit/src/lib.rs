@@ -1,8 +1,9 @@
 //! What the tests (and the bench) of every crate share: a throwaway database on the machine's
-//! Postgres ([`ThrowawayDatabase`]), and a throwaway Postgres cluster of its own with TLS
-//! ([`cluster::Cluster`]).
+//! Postgres ([`ThrowawayDatabase`]), a throwaway Postgres cluster of its own with TLS
+//! ([`cluster::Cluster`]), and a router served over HTTPS ([`tls::serve`]).
 
 pub mod cluster;
+pub mod tls;
 
 use sqlx::{Connection, Executor, PgConnection};
 

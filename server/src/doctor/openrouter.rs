@@ -10,7 +10,11 @@ use crate::config::DEFAULT_OPENROUTER_BASE_URL;
 pub async fn check(report: &mut Report, workshops: &[Workshop]) {
     let Some(key) = env("OPENROUTER_MANAGEMENT_KEY") else { return }; // the config check has said so
     let base = env("OPENROUTER_BASE_URL").unwrap_or_else(|| DEFAULT_OPENROUTER_BASE_URL.into());
-    let client = OpenRouterClient::new(base, key).with_retry_policy(RetryPolicy::none());
+    let mut client = OpenRouterClient::new(base, key).with_retry_policy(RetryPolicy::none());
+    // As the server trusts it; the config check has said whether the file is good.
+    if let Some(pem) = env("OPENROUTER_CA_FILE").and_then(|path| std::fs::read(path).ok()) {
+        client = client.clone().with_extra_roots(&pem).unwrap_or(client);
+    }
     match client.list_keys(0, false).await {
         Ok(keys) => {
             report.ok("openrouter", format!("the management key is accepted ({} keys on the first page)", keys.len()))
