@@ -9,12 +9,12 @@ use std::time::Duration;
 /// recommends to servers, and a common setting.
 const STREAMS_PER_CONNECTION: usize = 100;
 
-/// HTTP clients, each with a connection pool of its own, that calls take in turn. Over TLS a client
-/// offers HTTP/2 and HTTP/1.1, and a server that speaks HTTP/2 picks it: one client would carry every call on
-/// one connection, and a burst of 300 calls would queue behind the server's stream limit. One lane
-/// per 100 calls in flight keeps each connection within that limit, and a burst still opens a
-/// handful of connections, not one per call (docs/benchmarks.md has both measured). Over HTTP/1.1
-/// each lane pools connections as one client would.
+/// HTTP clients, each with a connection pool of its own, that calls take in turn. Over TLS a
+/// client offers HTTP/2 and HTTP/1.1, and a server that speaks HTTP/2 picks it: one client would
+/// then carry every call on one connection, and a burst of 300 calls would queue behind the
+/// server's stream limit. One lane per 100 calls in flight keeps each connection within that
+/// limit, and a burst still opens a handful of connections, not one per call (docs/benchmarks.md
+/// has both measured). Over HTTP/1.1 each lane pools connections as one client would.
 #[derive(Clone)]
 pub(crate) struct Lanes {
     clients: Arc<[reqwest::Client]>,
