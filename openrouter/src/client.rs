@@ -73,6 +73,16 @@ impl std::fmt::Debug for OpenRouterClient {
     }
 }
 
+/// The certificates of a PEM bundle, for [`OpenRouterClient::with_extra_roots`]; an error if it
+/// holds none, or one that does not parse.
+pub fn roots_from_pem(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, OpenRouterError> {
+    match reqwest::Certificate::from_pem_bundle(pem) {
+        Ok(roots) if !roots.is_empty() => Ok(roots),
+        Ok(_) => Err(OpenRouterError::Config("no PEM certificate in the extra roots".into())),
+        Err(e) => Err(OpenRouterError::Config(format!("extra roots: {e}"))),
+    }
+}
+
 impl OpenRouterClient {
     /// `base_url` is the API root, e.g. [`DEFAULT_BASE_URL`] or a simulator's `.../api/v1`.
     pub fn new(base_url: impl Into<String>, management_key: impl Into<String>) -> Self {
@@ -95,17 +105,12 @@ impl OpenRouterClient {
         self
     }
 
-    /// Trusts the certificates of a PEM bundle as roots, beside the built-in ones: for a
-    /// TLS-inspecting proxy on the way to OpenRouter, or a simulator served over TLS. Fails if the
-    /// bundle holds no certificate or one that does not parse.
-    pub fn with_extra_roots(mut self, pem: &[u8]) -> Result<Self, OpenRouterError> {
-        match reqwest::Certificate::from_pem_bundle(pem) {
-            Ok(roots) if !roots.is_empty() => self.extra_roots = roots,
-            Ok(_) => return Err(OpenRouterError::Config("no PEM certificate in the extra roots".into())),
-            Err(e) => return Err(OpenRouterError::Config(format!("extra roots: {e}"))),
-        }
+    /// Trusts `roots` (from [`roots_from_pem`]) beside the built-in roots: for a TLS-inspecting
+    /// proxy on the way to OpenRouter, or a simulator served over TLS.
+    pub fn with_extra_roots(mut self, roots: Vec<reqwest::Certificate>) -> Self {
+        self.extra_roots = roots;
         self.http = Lanes::new(self.max_concurrency, self.timeout, &self.extra_roots);
-        Ok(self)
+        self
     }
 
     /// At most `n` HTTP requests of this client (and its later clones) in flight at once; `0` is

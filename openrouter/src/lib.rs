@@ -13,7 +13,8 @@ pub mod simulator;
 pub mod types;
 
 pub use client::{
-    OpenRouterClient, DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT, KEYS_PAGE_SIZE, MAX_PAGE_SIZE,
+    roots_from_pem, OpenRouterClient, DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT, KEYS_PAGE_SIZE,
+    MAX_PAGE_SIZE,
 };
 pub use error::OpenRouterError;
 pub use retry::RetryPolicy;

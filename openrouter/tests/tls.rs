@@ -1,7 +1,7 @@
 //! OpenRouterClient against the simulator over HTTPS, as OpenRouter is served: a root it is told
 //! to trust, a refusal without it, and the protocol the calls of a burst share.
 
-use openrouter::{CreateKey, OpenRouterClient, OpenRouterError, RetryPolicy, Simulator};
+use openrouter::{roots_from_pem, CreateKey, OpenRouterClient, OpenRouterError, RetryPolicy, Simulator};
 use testkit::tls::{serve, TlsOptions};
 
 const MGMT_KEY: &str = "sk-or-v1-tls-test-management-key";
@@ -25,10 +25,11 @@ async fn the_client_trusts_an_extra_root_and_a_burst_shares_one_http2_connection
     }
     assert!(sim.keys().is_empty());
 
-    let refused = OpenRouterClient::new(&base, MGMT_KEY).with_extra_roots(b"not a certificate");
+    let refused = roots_from_pem(b"not a certificate");
     assert!(matches!(refused, Err(OpenRouterError::Config(_))), "{refused:?}");
 
-    let client = OpenRouterClient::new(&base, MGMT_KEY).with_extra_roots(server.ca_pem.as_bytes()).unwrap();
+    let roots = roots_from_pem(server.ca_pem.as_bytes()).unwrap();
+    let client = OpenRouterClient::new(&base, MGMT_KEY).with_extra_roots(roots);
     let calls = (0..20).map(|i| {
         let client = client.clone();
         tokio::spawn(async move { client.create_key(&key(&format!("k{i}"))).await })

@@ -16,7 +16,7 @@ pub struct Config {
     pub openrouter_base_url: String,
     /// `OPENROUTER_CA_FILE`: a PEM bundle of roots trusted for OpenRouter beside the built-in ones
     /// (a TLS-inspecting proxy; the bench's simulator over TLS).
-    pub openrouter_extra_roots: Option<Vec<u8>>,
+    pub openrouter_extra_roots: Vec<reqwest::Certificate>,
     /// At most this many calls to OpenRouter at once; a burst of claims queues behind them.
     pub openrouter_max_concurrency: usize,
     /// How often the background work reads usage from OpenRouter (`USAGE_SYNC_SECONDS`).
@@ -106,19 +106,17 @@ impl Config {
                 }
             },
         };
-        let openrouter_extra_roots = non_empty("OPENROUTER_CA_FILE").and_then(|path| match std::fs::read(&path) {
-            Ok(pem) if matches!(reqwest::Certificate::from_pem_bundle(&pem), Ok(roots) if !roots.is_empty()) => {
-                Some(pem)
-            }
-            Ok(_) => {
+        let openrouter_extra_roots = match non_empty("OPENROUTER_CA_FILE").map(|path| (std::fs::read(&path), path)) {
+            None => Vec::new(),
+            Some((Ok(pem), path)) => openrouter::roots_from_pem(&pem).unwrap_or_else(|_| {
                 missing.push(format!("OPENROUTER_CA_FILE {path:?} holds no PEM certificate"));
-                None
-            }
-            Err(e) => {
+                Vec::new()
+            }),
+            Some((Err(e), path)) => {
                 missing.push(format!("OPENROUTER_CA_FILE {path:?} cannot be read: {e}"));
-                None
+                Vec::new()
             }
-        });
+        };
         let usage_sync_every = match non_empty("USAGE_SYNC_SECONDS") {
             None => std::time::Duration::from_secs(60),
             Some(n) => match n.parse::<u64>() {
@@ -399,7 +397,7 @@ mod tests {
             let err = Config::from_lookup(lookup(&[("MINTER_DEMO", "1"), ("OPENROUTER_CA_FILE", path)])).unwrap_err();
             assert!(err.contains(&format!("OPENROUTER_CA_FILE {path:?} {why}")), "{err}");
         }
-        assert_eq!(Config::from_lookup(lookup(&[("MINTER_DEMO", "1")])).unwrap().openrouter_extra_roots, None);
+        assert!(Config::from_lookup(lookup(&[("MINTER_DEMO", "1")])).unwrap().openrouter_extra_roots.is_empty());
     }
 
     #[test]

@@ -54,9 +54,9 @@ pub async fn build_state(config: &Config, leptos_options: LeptosOptions) -> Resu
                 );
             }
             let client = OpenRouterClient::new(config.openrouter_base_url.clone(), key.clone());
-            match &config.openrouter_extra_roots {
-                Some(pem) => client.with_extra_roots(pem).map_err(|e| format!("OPENROUTER_CA_FILE: {e}"))?,
-                None => client,
+            match config.openrouter_extra_roots.as_slice() {
+                [] => client,
+                roots => client.with_extra_roots(roots.to_vec()),
             }
         }
         None => {

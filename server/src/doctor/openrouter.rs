@@ -12,8 +12,9 @@ pub async fn check(report: &mut Report, workshops: &[Workshop]) {
     let base = env("OPENROUTER_BASE_URL").unwrap_or_else(|| DEFAULT_OPENROUTER_BASE_URL.into());
     let mut client = OpenRouterClient::new(base, key).with_retry_policy(RetryPolicy::none());
     // As the server trusts it; the config check has said whether the file is good.
-    if let Some(pem) = env("OPENROUTER_CA_FILE").and_then(|path| std::fs::read(path).ok()) {
-        client = client.clone().with_extra_roots(&pem).unwrap_or(client);
+    let pem = env("OPENROUTER_CA_FILE").and_then(|path| std::fs::read(path).ok());
+    if let Some(roots) = pem.and_then(|pem| openrouter::roots_from_pem(&pem).ok()) {
+        client = client.with_extra_roots(roots);
     }
     match client.list_keys(0, false).await {
         Ok(keys) => {
