@@ -343,6 +343,34 @@ async fn the_admin_report_is_shared_until_the_data_changes() {
     assert_eq!(paused.data.summary.paused_by.as_deref(), Some("other@example.org"), "read again after max_age");
 }
 
+/// When the report is out of date, the requests arriving together read the rows once: they all
+/// get the one report that the first of them read.
+#[tokio::test]
+async fn requests_arriving_together_share_one_read_of_the_report() {
+    use app::admin::report::{self, ReportCache};
+    use std::time::Duration as StdDuration;
+
+    let h = harness().await;
+    let w = workshop(10);
+    for name in ["ada", "grace", "edsger"] {
+        let attendee = user(&h.state, name).await;
+        claim(&h.state, &attendee, &w, false, now()).await.unwrap();
+    }
+    let reports = Arc::new(ReportCache::with_max_age(StdDuration::from_secs(3600)));
+    let together: Vec<_> = (0..20)
+        .map(|_| {
+            let (state, reports, w) = (h.state.clone(), reports.clone(), w.clone());
+            tokio::spawn(async move { report::workshop(state.store.as_ref(), &reports, &w, Utc::now()).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in together {
+        answers.push(task.await.unwrap().unwrap());
+    }
+    assert_eq!(answers[0].data.rows.len(), 3);
+    assert!(answers.iter().all(|a| Arc::ptr_eq(a, &answers[0])), "one read, shared by all twenty");
+}
+
 /// Start-up makes the guardrail of every workshop that can still be claimed, so a burst at the
 /// opening does not queue behind it: the first claim is then two calls, like every other.
 #[tokio::test]

@@ -264,9 +264,10 @@ async fn run(args: &Args) -> Result<(), String> {
                 ms(load.p50),
                 ms(load.p99),
                 load.failed.to_string(),
+                format!("{:.1} MB", server.peak_rss_mib()),
             ]);
         }
-        print_table(&["page", "requests/s", "p50", "p99", "failed"], rows.into_iter());
+        print_table(&["page", "requests/s", "p50", "p99", "failed", "server peak RSS so far"], rows.into_iter());
         println!("\ntarget {admin_page} ≥ 500 requests/s with 300 rows: {}", yes_no(admin_rps >= 500.0));
     }
 

@@ -4,7 +4,9 @@
 //! until the store changes ([`Store::changes`](crate::store::Store::changes)), the claim window
 //! moves on, or [`MAX_AGE`] passes (writes by other replicas on the same database are not
 //! counted here). Twenty organisers polling a 300-row table then read the rows once, not twenty
-//! times every three seconds.
+//! times every three seconds. When a report goes out of date, one request reads the rows again
+//! and the others arriving meanwhile wait for its result: under load, a page load in flight per
+//! connection would otherwise each read and hold the 300 rows at once (docs/benchmarks.md).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,6 +34,8 @@ pub struct Report {
 pub struct ReportCache {
     max_age: Duration,
     reports: Mutex<HashMap<String, Cached>>,
+    /// Per workshop, held by the one request reading its rows.
+    reading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Default for ReportCache {
@@ -48,13 +52,14 @@ struct Cached {
 
 impl ReportCache {
     pub fn with_max_age(max_age: Duration) -> Self {
-        ReportCache { max_age, reports: Mutex::default() }
+        ReportCache { max_age, reports: Mutex::default(), reading: Mutex::default() }
     }
 
     fn get(&self, workshop: &Workshop, changes: u64, now: DateTime<Utc>) -> Option<Arc<Report>> {
         let cache = self.reports.lock().unwrap_or_else(|e| e.into_inner());
         let cached = cache.get(&workshop.slug)?;
-        let current = cached.changes == changes
+        // A report read after more writes than the caller has seen is newer, so current too.
+        let current = cached.changes >= changes
             && cached.computed_at.elapsed() < self.max_age
             && cached.report.data.summary.window == workshop.window_state(now);
         current.then(|| cached.report.clone())
@@ -67,6 +72,11 @@ impl ReportCache {
             return;
         }
         cache.insert(slug.to_string(), Cached { changes, computed_at: Instant::now(), report });
+    }
+
+    fn reading(&self, slug: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut reading = self.reading.lock().unwrap_or_else(|e| e.into_inner());
+        reading.entry(slug.to_string()).or_default().clone()
     }
 }
 
@@ -83,6 +93,13 @@ pub async fn workshop(
     if let Some(report) = reports.get(workshop, changes, now) {
         return Ok(report);
     }
+    let reading = reports.reading(&workshop.slug);
+    let _turn = reading.lock().await;
+    // The request that read while this one waited may have left a current report.
+    if let Some(report) = reports.get(workshop, changes, now) {
+        return Ok(report);
+    }
+    let changes = store.changes();
     let data = read(store, workshop, now).await?;
     let report = Arc::new(Report { version: data.version(), data });
     reports.put(&workshop.slug, changes, report.clone());
