@@ -12,6 +12,14 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# rustfmt and clippy for the lint step of scripts/test.sh (rustup's default profile has both).
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    log "adding the $component component"
+    rustup component add "$component"
+  fi
+done
+
 if [[ "$(cargo leptos --version 2>/dev/null || true)" != *"0.3.10"* ]]; then
   log "installing cargo-leptos 0.3.10 (a few minutes, once)"
   cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads

@@ -9,6 +9,11 @@ export PATH="$HOME/.cargo/bin:$PATH"
 echo "==> the GitHub workflows (actionlint, shellcheck)"
 bash scripts/lint-workflows.sh
 
+echo "==> formatting and lints (rustfmt, clippy: every warning fails)"
+cargo fmt --all --check
+cargo clippy -p openrouter -p app -p server -p bench -p testkit --all-targets --features app/ssr -- -D warnings
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
 # Postgres for the contract tests (trust auth on 127.0.0.1:5432 on the project's machines).
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 if command -v pg_lsclusters >/dev/null && ! pg_lsclusters --no-header | grep -q online; then

@@ -567,10 +567,10 @@ contract!(unbound_keys_wait_for_their_retry, |store: Arc<dyn Store>| async move 
         let store = store.clone();
         async move { store.unbound_keys_due(at).await.unwrap().into_iter().map(|r| r.user_id).collect::<Vec<_>>() }
     };
-    assert_eq!(due(now).await, [ada.user_id.clone()], "bound and disabled rows are not retried");
+    assert_eq!(due(now).await, std::slice::from_ref(&ada.user_id), "bound and disabled rows are not retried");
     store.record_bind_failure(&ada.user_id, "w", now + Duration::seconds(30)).await.unwrap();
     assert!(due(now).await.is_empty());
-    assert_eq!(due(now + Duration::seconds(30)).await, [ada.user_id.clone()]);
+    assert_eq!(due(now + Duration::seconds(30)).await, std::slice::from_ref(&ada.user_id));
     assert_eq!(store.attendance(&ada.user_id, "w").await.unwrap().unwrap().bind_attempts, 1);
 
     // A bound row made unbound again (the demo's fault) waits for its retry like the others.

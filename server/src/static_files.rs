@@ -63,9 +63,11 @@ struct Pkg {
     dir: std::path::PathBuf,
     prefix: String,
     options: LeptosOptions,
-    /// Best-quality compressions by file name and encoding; `None` while one is being made.
-    best: Mutex<HashMap<(String, Encoding), Option<Arc<Compressed>>>>,
+    best: Mutex<BestCompressions>,
 }
+
+/// Best-quality compressions by file name and encoding; `None` while one is being made.
+type BestCompressions = HashMap<(String, Encoding), Option<Arc<Compressed>>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Encoding {

@@ -97,7 +97,7 @@ async fn killed_and_reconciled(url: &str) {
     first.kill().await;
     for claim in in_flight {
         match claim.await.unwrap() {
-            Answer::NoAnswer(_) => {}
+            Answer::ConnectionBroke(_) => {}
             other => panic!("{db}: a killed server told the attendee something: {other:?}"),
         }
     }

@@ -154,11 +154,14 @@ async fn a_good_deployment_passes_every_check_and_nothing_changes() {
     assert_eq!(world.state().await, before, "the doctor wrote nothing to the database or to OpenRouter");
 }
 
+/// A label, the settings changed (`None` removes one), the check that fails and what it says.
+type BrokenSetting<'a> = (&'a str, Vec<(&'static str, Option<&'a str>)>, &'a str, &'a str);
+
 #[tokio::test]
 async fn each_broken_setting_is_reported_with_its_fix() {
     let world = World::start().await;
     let files = [DEMO];
-    let cases: Vec<(&str, Vec<(&'static str, Option<&str>)>, &str, &str)> = vec![
+    let cases: Vec<BrokenSetting> = vec![
         ("no session secret", vec![("SESSION_SECRET", None)], "config", "SESSION_SECRET"),
         ("demo mode", vec![("MINTER_DEMO", Some("1"))], "config", "MINTER_DEMO is on"),
         ("not https", vec![("PUBLIC_URL", Some("http://keys.example.org"))], "PUBLIC_URL", "is not https"),

@@ -34,6 +34,9 @@ async fn hostile_requests_meet_the_headers_and_limits_and_write_nothing() {
 
 /// Every server function and every other POST route, called from another site with a valid
 /// session (the admin's, or eve's for her own key) and arguments that would work.
+/// A form POST: the path, its fields, and the session cookie it is sent with.
+type Post<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 fn cross_site_cases(cases: &mut Vec<Case>, root: &str, eve: &str) {
     let mut functions: Vec<&'static str> = leptos::server_fn::axum::server_fn_paths()
         .filter(|(_, method)| *method == axum::http::Method::POST)
@@ -78,7 +81,7 @@ fn cross_site_cases(cases: &mut Vec<Case>, root: &str, eve: &str) {
             refused(),
         ));
     }
-    let routes: [(&str, &[(&str, &str)], &str); 3] = [
+    let routes: [Post; 3] = [
         ("/auth/dev", &[("email", "mallory@example.org"), ("name", "Mallory"), ("next", "/")], root),
         ("/auth/logout", &[], root),
         ("/demo/key-fault", &[("slug", "demo"), ("fault", "revoked")], eve),
@@ -110,10 +113,13 @@ fn cross_site_cases(cases: &mut Vec<Case>, root: &str, eve: &str) {
     }
 }
 
+/// What is sent too large: a label, the path, the form's fields and the session cookie.
+type Oversized<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, &'a str);
+
 fn oversized_cases(cases: &mut Vec<Case>, eve: &str, root: &str) {
     let huge = "x".repeat(server::MAX_REQUEST_BODY + 1);
     let too_large = || expect(413).says("length limit exceeded");
-    let bodies: [(&str, &str, Vec<(&str, &str)>, &str); 5] = [
+    let bodies: [Oversized; 5] = [
         ("claim", ClaimKey::PATH, vec![("slug", huge.as_str())], eve),
         ("demo sign-in", "/auth/dev", vec![("email", "big@example.org"), ("name", huge.as_str())], eve),
         (

@@ -13,7 +13,7 @@ pub fn may_run(state: &AppState, user: &SessionUser, workshop: &Workshop) -> boo
 
 pub fn is_admin(state: &AppState, user: &SessionUser) -> bool {
     let email = user.email.trim().to_lowercase();
-    state.admin_emails.iter().any(|admin| *admin == email)
+    state.admin_emails.contains(&email)
 }
 
 /// The signed-in user and the workshops they may run; [`AdminError::NotFound`] when there are

@@ -166,6 +166,7 @@ impl AdminWorkshop {
 
 /// What the admin page's poll gets: the data, or word that nothing changed since `since`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant, reason = "one per poll answer, serialised at once: a box would save nothing")]
 pub enum AdminPoll {
     Unchanged,
     Changed { version: String, data: AdminWorkshop },

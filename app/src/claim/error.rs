@@ -180,6 +180,31 @@ pub fn provider_label(provider: &str) -> String {
     }
 }
 
+/// The status each refusal is answered with (the body says which error it is).
+#[cfg(feature = "ssr")]
+impl crate::http::ErrorStatus for ClaimError {
+    fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+
+        match self {
+            ClaimError::NotSignedIn => StatusCode::UNAUTHORIZED,
+            ClaimError::UnknownWorkshop | ClaimError::NoKeyYet => StatusCode::NOT_FOUND,
+            ClaimError::Inactive
+            | ClaimError::NotOpenYet { .. }
+            | ClaimError::Closed
+            | ClaimError::Paused
+            | ClaimError::PausedEverywhere => StatusCode::FORBIDDEN,
+            ClaimError::PoolFull | ClaimError::ClaimedWithOtherSignIn { .. } | ClaimError::InProgress => {
+                StatusCode::CONFLICT
+            }
+            ClaimError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            ClaimError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ClaimError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            ClaimError::Request(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ClaimError;
@@ -235,30 +260,5 @@ mod tests {
         let opens_at = "2031-03-02T08:30:00Z".parse().unwrap();
         assert_eq!(ClaimError::NotOpenYet { opens_at }.to_string(), "Claims open at 08:30 UTC on Sun 2 Mar 2031.");
         assert!(!ClaimError::Request("hyper::Error(Connect)".into()).to_string().contains("hyper"));
-    }
-}
-
-/// The status each refusal is answered with (the body says which error it is).
-#[cfg(feature = "ssr")]
-impl crate::http::ErrorStatus for ClaimError {
-    fn status(&self) -> axum::http::StatusCode {
-        use axum::http::StatusCode;
-
-        match self {
-            ClaimError::NotSignedIn => StatusCode::UNAUTHORIZED,
-            ClaimError::UnknownWorkshop | ClaimError::NoKeyYet => StatusCode::NOT_FOUND,
-            ClaimError::Inactive
-            | ClaimError::NotOpenYet { .. }
-            | ClaimError::Closed
-            | ClaimError::Paused
-            | ClaimError::PausedEverywhere => StatusCode::FORBIDDEN,
-            ClaimError::PoolFull | ClaimError::ClaimedWithOtherSignIn { .. } | ClaimError::InProgress => {
-                StatusCode::CONFLICT
-            }
-            ClaimError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
-            ClaimError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            ClaimError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            ClaimError::Request(_) => StatusCode::BAD_REQUEST,
-        }
     }
 }

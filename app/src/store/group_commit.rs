@@ -80,7 +80,7 @@ async fn reserve_together(writer: &SqlitePool, group: &[Request]) -> StoreResult
     let mut tx = Sqlite::begin_write(writer).await?;
     let mut outcomes = Vec::with_capacity(group.len());
     for r in group {
-        outcomes.push(reserve_in(&mut *tx, &r.reservation, r.pool_size, r.stale_after).await?);
+        outcomes.push(reserve_in(&mut tx, &r.reservation, r.pool_size, r.stale_after).await?);
     }
     tx.commit().await?;
     Ok(outcomes)

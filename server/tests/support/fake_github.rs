@@ -172,6 +172,7 @@ fn pkce_ok(challenge: Option<&str>, verifier: Option<&str>) -> bool {
 }
 
 /// The account behind a request's token, or GitHub's refusal.
+#[allow(clippy::result_large_err, reason = "the refusal is the handler's answer, as axum returns it")]
 fn authenticated(github: &FakeGithub, headers: &HeaderMap) -> Result<(String, Account), Response> {
     if headers.get(header::USER_AGENT).is_none() {
         return Err((

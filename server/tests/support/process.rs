@@ -162,7 +162,7 @@ pub enum Answer {
     /// The claim was refused with this error (and HTTP status).
     Refused(u16, ClaimError),
     /// No answer at all (the connection broke): the attendee was told nothing.
-    NoAnswer(String),
+    ConnectionBroke(String),
 }
 
 impl Answer {
@@ -185,12 +185,12 @@ pub async fn claim_at(port: u16, cookie: &str, slug: &str) -> Answer {
         .await;
     let response = match sent {
         Ok(response) => response,
-        Err(e) => return Answer::NoAnswer(e.to_string()),
+        Err(e) => return Answer::ConnectionBroke(e.to_string()),
     };
     let status = response.status().as_u16();
     let body = match response.bytes().await {
         Ok(body) => body,
-        Err(e) => return Answer::NoAnswer(e.to_string()),
+        Err(e) => return Answer::ConnectionBroke(e.to_string()),
     };
     if status == 200 {
         Answer::Key(serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body))))

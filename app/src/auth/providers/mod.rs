@@ -87,6 +87,7 @@ pub struct Authorization {
     pub nonce: String,
 }
 
+#[allow(clippy::large_enum_variant, reason = "a few, built once at start-up")]
 pub enum Provider {
     Oidc(OidcProvider),
     Github(GithubProvider),
