@@ -62,6 +62,11 @@ struct Args {
     /// With --openrouter-tls: the concurrent streams it allows on one HTTP/2 connection.
     #[arg(long, default_value_t = 100)]
     openrouter_streams: u32,
+    /// Starts of the server, each on a fresh database, before the one the bench runs against:
+    /// the cold start printed is the median of all of them (one start alone can meet a busy
+    /// moment of the machine).
+    #[arg(long, default_value_t = 5)]
+    cold_starts: usize,
     /// Connections wrk keeps open per page.
     #[arg(long, default_value_t = 32)]
     connections: u32,
@@ -125,18 +130,41 @@ async fn run(args: &Args) -> Result<(), String> {
         max_concurrency: args.concurrency,
         extra_env: &server_env,
     };
+    let mut cold_starts = Vec::new();
+    for start in 0..args.cold_starts {
+        // An OpenRouter that refuses at once: these servers leave the simulator's guardrails alone.
+        let openrouter_base_url = "http://127.0.0.1:9/api/v1";
+        let throwaway = match &args.postgres {
+            Some(url) => Some(testkit::ThrowawayDatabase::create_on(url).await.map_err(|e| format!("Postgres: {e}"))?),
+            None => None,
+        };
+        let database_url = match &throwaway {
+            Some(db) => db.url(),
+            None => format!("sqlite://{}/cold-start-{start}.db", workdir.display()),
+        };
+        let launch = Launch { database_url: &database_url, openrouter_base_url, ..launch };
+        cold_starts.push(ServerProcess::start(&launch, &workdir).await?.cold_start);
+    }
     let server = ServerProcess::start(&launch, &workdir).await?;
+    cold_starts.push(server.cold_start);
     // The server prepares the workshop's guardrail at start-up; the burst starts after that.
     wait_until(|| sim.guardrails().iter().any(|g| g.name == format!("workshop-{SLUG}")), "the guardrail").await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let cold_start_ms = server.cold_start.as_secs_f64() * 1000.0;
+    cold_starts.sort();
+    let ms_of = |d: &Duration| d.as_secs_f64() * 1000.0;
+    let cold_start_ms = ms_of(&cold_starts[cold_starts.len() / 2]);
+    let cold_start_range =
+        format!("{:.0}–{:.0} ms", ms_of(&cold_starts[0]), ms_of(&cold_starts[cold_starts.len() - 1]));
     println!("## Start: {database}, release build\n");
     print_table(
         &["measure", "value", "target", "met"],
         [
             vec![
-                "cold start (process start → first 200 on /healthz, fresh database)".into(),
-                format!("{cold_start_ms:.0} ms"),
+                format!(
+                    "cold start (process start → first 200 on /healthz, fresh database), median of {} starts",
+                    cold_starts.len()
+                ),
+                format!("{cold_start_ms:.0} ms ({cold_start_range})"),
                 "≤ 100 ms".into(),
                 yes_no(cold_start_ms <= 100.0),
             ],
