@@ -13,8 +13,9 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 fi
 
 # rustfmt and clippy for the lint step of scripts/test.sh (rustup's default profile has both).
+installed_components="$(rustup component list --installed)"
 for component in rustfmt clippy; do
-  if ! rustup component list --installed | grep -q "^$component"; then
+  if ! grep -q "^$component" <<<"$installed_components"; then
     log "adding the $component component"
     rustup component add "$component"
   fi
