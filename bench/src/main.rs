@@ -88,15 +88,8 @@ async fn main() {
 async fn run(args: &Args) -> Result<(), String> {
     let workdir = std::env::temp_dir().join(format!("minter-bench-{}", rand::random::<u32>()));
     std::fs::create_dir_all(&workdir).map_err(|e| e.to_string())?;
-    // A database of its own on the Postgres server, dropped at the end.
-    let postgres = match &args.postgres {
-        Some(url) => Some(testkit::ThrowawayDatabase::create_on(url).await.map_err(|e| format!("Postgres: {e}"))?),
-        None => None,
-    };
-    let (database_url, database) = match &postgres {
-        Some(db) => (db.url(), "Postgres"),
-        None => (format!("sqlite://{}/bench.db", workdir.display()), "SQLite"),
-    };
+    let (postgres, database_url) = fresh_database(args, &workdir, "bench").await?;
+    let database = if postgres.is_some() { "Postgres" } else { "SQLite" };
 
     let management_key = format!("sk-or-v1-bench-{}", rand::random::<u64>());
     let simulator = Simulator::new(management_key.clone());
@@ -134,14 +127,7 @@ async fn run(args: &Args) -> Result<(), String> {
     for start in 0..args.cold_starts {
         // An OpenRouter that refuses at once: these servers leave the simulator's guardrails alone.
         let openrouter_base_url = "http://127.0.0.1:9/api/v1";
-        let throwaway = match &args.postgres {
-            Some(url) => Some(testkit::ThrowawayDatabase::create_on(url).await.map_err(|e| format!("Postgres: {e}"))?),
-            None => None,
-        };
-        let database_url = match &throwaway {
-            Some(db) => db.url(),
-            None => format!("sqlite://{}/cold-start-{start}.db", workdir.display()),
-        };
+        let (_throwaway, database_url) = fresh_database(args, &workdir, &format!("cold-start-{start}")).await?;
         let launch = Launch { database_url: &database_url, openrouter_base_url, ..launch };
         cold_starts.push(ServerProcess::start(&launch, &workdir).await?.cold_start);
     }
@@ -360,6 +346,23 @@ async fn wait_until(condition: impl Fn() -> bool, what: &str) -> Result<(), Stri
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Err(format!("timed out waiting for {what}"))
+}
+
+/// A new database and its URL: one of its own on the Postgres server of `--postgres` (dropped
+/// with the returned value), else a new SQLite file `<name>.db` in `workdir`.
+async fn fresh_database(
+    args: &Args,
+    workdir: &std::path::Path,
+    name: &str,
+) -> Result<(Option<testkit::ThrowawayDatabase>, String), String> {
+    match &args.postgres {
+        Some(url) => {
+            let db = testkit::ThrowawayDatabase::create_on(url).await.map_err(|e| format!("Postgres: {e}"))?;
+            let url = db.url();
+            Ok((Some(db), url))
+        }
+        None => Ok((None, format!("sqlite://{}/{name}.db", workdir.display()))),
+    }
 }
 
 fn ms(d: Duration) -> String {

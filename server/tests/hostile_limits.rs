@@ -32,11 +32,11 @@ async fn hostile_requests_meet_the_headers_and_limits_and_write_nothing() {
     report.finish();
 }
 
-/// Every server function and every other POST route, called from another site with a valid
-/// session (the admin's, or eve's for her own key) and arguments that would work.
 /// A form POST: the path, its fields, and the session cookie it is sent with.
 type Post<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
 
+/// Every server function and every other POST route, called from another site with a valid
+/// session (the admin's, or eve's for her own key) and arguments that would work.
 fn cross_site_cases(cases: &mut Vec<Case>, root: &str, eve: &str) {
     let mut functions: Vec<&'static str> = leptos::server_fn::axum::server_fn_paths()
         .filter(|(_, method)| *method == axum::http::Method::POST)
