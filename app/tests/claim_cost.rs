@@ -1,6 +1,7 @@
-//! What one claim costs the database, counted from sqlx's own log of every statement it runs:
-//! a burst of 300 claims pays it 300 times on one pool row's lock. Printed per database with
-//! the statements themselves (`cargo test --test claim_cost -- --nocapture`).
+//! What one claim costs the database, counted from sqlx's own log of every statement it runs
+//! and, on Postgres, from the wire (the round trips, each a wait on the network): a burst of 300
+//! claims pays it 300 times on one pool row's lock. Printed per database with the statements
+//! themselves (`cargo test --test claim_cost -- --nocapture`).
 
 mod support;
 
@@ -12,8 +13,11 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 use app::claim::mint::claim;
-use support::db::both_databases;
+use app::store::{PgStore, Store};
+use support::db::sqlite_store;
 use support::flow::{harness_on, now, user, workshop};
+use support::round_trips::RoundTrips;
+use testkit::ThrowawayDatabase;
 
 /// The statements sqlx runs while `counting` is on (their first words).
 #[derive(Clone, Default)]
@@ -63,12 +67,17 @@ impl Statements {
 }
 
 #[tokio::test]
-async fn a_claim_runs_four_statements_on_sqlite_and_three_on_postgres() {
+async fn a_claim_runs_four_statements_on_sqlite_and_three_on_postgres_in_three_round_trips() {
     let statements = Statements::default();
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::filter::Targets::new().with_target("sqlx::query", tracing::Level::DEBUG))
         .with(statements.clone());
     tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    let (sqlite, _sqlite_db) = sqlite_store().await;
+    let postgres_db = ThrowawayDatabase::create().await;
+    let wire = RoundTrips::start(&postgres_db.url()).await;
+    let postgres: Arc<dyn Store> = Arc::new(PgStore::connect(wire.url()).await.unwrap());
 
     // At most: SQLite's reservation, two statements under its one write lock (the slot, taken
     // only while claims run, for a new attendee without another sign-in, and the row), or
@@ -76,24 +85,32 @@ async fn a_claim_runs_four_statements_on_sqlite_and_three_on_postgres() {
     // the guardrail id was kept in memory and the saved row built instead of read back: 10 and
     // 11; before SQLite's slot took the checks into its statement: 7 on SQLite; before Postgres
     // reserved in one call: 9 there, six of them the reservation's transaction; before the
-    // reservation asked for pauses itself: one more on each, the pause check.)
-    for ((store, db), most) in both_databases().await.into_iter().zip([4, 3]) {
+    // reservation asked for pauses itself: one more on each, the pause check.) On Postgres each
+    // statement is one round trip (six while the pool pinged every connection it handed out).
+    for (store, name, most) in [(sqlite, "sqlite", 4), (postgres, "postgres", 3)] {
         let h = harness_on(store).await;
         let w = workshop(10);
-        // The first claim of a process reads (or makes) the guardrail; later ones know it.
+        // The first claim of a process reads (or makes) the guardrail, and its connection
+        // prepares the statements; later ones know both.
         let first = user(&h.state, "first").await;
         claim(&h.state, &first, &w, false, now()).await.unwrap();
 
         let ada = user(&h.state, "ada").await;
         statements.start();
+        wire.start_counting();
         let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
+        let round_trips = wire.stop();
         let seen = statements.stop();
-        println!("{}: {} statements per claim", db.name, seen.len());
+        println!("{name}: {} statements per claim", seen.len());
         for statement in &seen {
             println!("  {statement}");
         }
-        assert!(row.is_bound() && row.or_key_plaintext.is_some(), "{}: a working key", db.name);
-        assert_eq!(h.state.store.attendance(&ada.user_id, &w.slug).await.unwrap(), Some(row), "{}", db.name);
-        assert!(!seen.is_empty() && seen.len() <= most, "{}: {} statements: {seen:#?}", db.name, seen.len());
+        assert!(row.is_bound() && row.or_key_plaintext.is_some(), "{name}: a working key");
+        assert_eq!(h.state.store.attendance(&ada.user_id, &w.slug).await.unwrap(), Some(row), "{name}");
+        assert!(!seen.is_empty() && seen.len() <= most, "{name}: {} statements: {seen:#?}", seen.len());
+        if name == "postgres" {
+            println!("{name}: {round_trips} round trips per claim");
+            assert_eq!(round_trips, seen.len(), "postgres: one round trip per statement, no ping before it");
+        }
     }
 }

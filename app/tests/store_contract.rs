@@ -430,6 +430,32 @@ async fn one_replica_leads_the_background_work() {
     assert!(sqlite.try_lead().await.unwrap().is_some());
 }
 
+/// The other side of the pool handing out recently used Postgres connections unchecked: one
+/// that sat idle is checked first, and one the server closed meanwhile (a restart, a failover,
+/// a proxy's idle timeout) is replaced, not used.
+#[tokio::test]
+async fn a_postgres_connection_closed_while_idle_is_replaced_before_it_is_used() {
+    use sqlx::Connection;
+
+    let (store, guard) = postgres_store().await;
+    store.upsert_attendee(&profile("a"), Utc::now()).await.unwrap();
+    let database = guard.url().rsplit_once('/').unwrap().1.to_string();
+    let mut admin = sqlx::PgConnection::connect(&testkit::postgres_admin_url()).await.unwrap();
+    let closed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1) t",
+    )
+    .bind(&database)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(closed >= 1, "the pool's connections were closed by the server");
+    // Longer than the pool hands a connection out unchecked (`PING_IF_IDLE_FOR`, one second).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let b = profile("b");
+    store.upsert_attendee(&b, Utc::now()).await.expect("a fresh connection");
+    assert!(store.attendee(&b.user_id).await.unwrap().is_some());
+}
+
 contract!(guardrail_id_is_remembered, |store: Arc<dyn Store>| async move {
     assert_eq!(store.guardrail_id("demo").await.unwrap(), None);
     store.save_guardrail_id("demo", "gr-1").await.unwrap();

@@ -4,3 +4,4 @@
 pub mod db;
 pub mod flow;
 pub mod lost_answer;
+pub mod round_trips;
