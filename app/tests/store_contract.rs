@@ -449,8 +449,8 @@ async fn a_postgres_connection_closed_while_idle_is_replaced_before_it_is_used()
     .await
     .unwrap();
     assert!(closed >= 1, "the pool's connections were closed by the server");
-    // Longer than the pool hands a connection out unchecked (`PING_IF_IDLE_FOR`, one second).
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // Longer than the pool hands a connection out unchecked.
+    tokio::time::sleep(app::store::PING_IF_IDLE_FOR + std::time::Duration::from_millis(100)).await;
     let b = profile("b");
     store.upsert_attendee(&b, Utc::now()).await.expect("a fresh connection");
     assert!(store.attendee(&b.user_id).await.unwrap().is_some());

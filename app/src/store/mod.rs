@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-pub use postgres::PgStore;
+pub use postgres::{PgStore, PING_IF_IDLE_FOR};
 pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 

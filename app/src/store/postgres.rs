@@ -24,7 +24,7 @@ pub struct PgStore;
 /// A pooled connection used this recently is handed out without a ping first (as HikariCP's
 /// `aliveBypassWindowMs` does): in a burst every connection is reused within milliseconds, and a
 /// ping before each statement doubled the round trips of a claim.
-const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+pub const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The pool, its migrations applied.
 pub(super) async fn connect(url: &str) -> StoreResult<PgPool> {

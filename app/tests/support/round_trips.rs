@@ -116,9 +116,9 @@ async fn relay(client: TcpStream, server: TcpStream, tally: Tally) -> std::io::R
                     exchange.executes = true;
                     0
                 }
-                (true, b'Q') => 1 + std::mem::take(&mut pings_since_statement).saturating_sub(1),
+                (true, b'Q') => statement_waits(&mut pings_since_statement),
                 (true, b'S') => match std::mem::take(&mut exchange) {
-                    Exchange { executes: true, .. } => 1 + std::mem::take(&mut pings_since_statement).saturating_sub(1),
+                    Exchange { executes: true, .. } => statement_waits(&mut pings_since_statement),
                     Exchange { prepares: true, .. } => 0,
                     _ => {
                         pings_since_statement += 1;
@@ -134,4 +134,10 @@ async fn relay(client: TcpStream, server: TcpStream, tally: Tally) -> std::io::R
             pending.drain(..end);
         }
     }
+}
+
+/// The round trips a statement waited on: its own, and each ping since the last statement but the
+/// first (the check as the connection went back to the pool, not waited on).
+fn statement_waits(pings_since_statement: &mut usize) -> usize {
+    1 + std::mem::take(pings_since_statement).saturating_sub(1)
 }
