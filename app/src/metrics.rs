@@ -9,6 +9,15 @@ pub fn claim_finished(outcome: &'static str, took: Duration) {
     metrics::histogram!("minter_claim_seconds", "outcome" => outcome).record(took.as_secs_f64());
 }
 
+/// Runs one step of a claim (`reserve`, `guardrail`, `create_key`, `save`, `assign`) and records
+/// how long it took, queueing included: where a claim's time goes, by step.
+pub async fn claim_step<T>(step: &'static str, work: impl std::future::Future<Output = T>) -> T {
+    let started = std::time::Instant::now();
+    let outcome = work.await;
+    metrics::histogram!("minter_claim_step_seconds", "step" => step).record(started.elapsed().as_secs_f64());
+    outcome
+}
+
 /// A key was created and saved: the time from reservation to saved row.
 pub fn key_minted(took: Duration) {
     metrics::histogram!("minter_mint_seconds").record(took.as_secs_f64());

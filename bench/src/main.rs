@@ -7,6 +7,7 @@
 mod burst;
 mod pages;
 mod process;
+mod steps;
 mod weight;
 
 use std::path::PathBuf;
@@ -131,7 +132,12 @@ async fn run(args: &Args) -> Result<(), String> {
         let launch = Launch { database_url: &database_url, openrouter_base_url, ..launch };
         cold_starts.push(ServerProcess::start(&launch, &workdir).await?.cold_start);
     }
-    let server = ServerProcess::start(&launch, &workdir).await?;
+    // Only the measured server serves its metrics, for where a claim's time goes (`steps.rs`).
+    let metrics_addr =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.to_string();
+    let measured_env: Vec<(String, String)> =
+        [("METRICS_ADDR".to_string(), metrics_addr.clone())].into_iter().chain(server_env.iter().cloned()).collect();
+    let server = ServerProcess::start(&Launch { extra_env: &measured_env, ..launch }, &workdir).await?;
     cold_starts.push(server.cold_start);
     // The server prepares the workshop's guardrail at start-up; the burst starts after that.
     wait_until(|| sim.guardrails().iter().any(|g| g.name == format!("workshop-{SLUG}")), "the guardrail").await?;
@@ -167,9 +173,12 @@ async fn run(args: &Args) -> Result<(), String> {
 
     let client = burst::client();
     let cookies = burst::sign_in_attendees(&client, &server.base, args.attendees).await?;
+    burst::open_workshop_page(&client, &server.base, SLUG, &cookies).await?;
     let (cpu_before, calls_before) = (server.cpu_seconds(), sim.request_count());
     let (machine_before, own_before) = (process::machine_busy_seconds(), process::process_cpu_seconds("self"));
+    let steps_before = steps::scrape(&client, &metrics_addr).await?;
     let result = burst::claim_all(&client, &server.base, SLUG, &cookies).await;
+    let spent = steps::scrape(&client, &metrics_addr).await?.since(&steps_before);
     let cpu = server.cpu_seconds() - cpu_before;
     let machine = process::machine_busy_seconds() - machine_before;
     let own = process::process_cpu_seconds("self") - own_before;
@@ -250,6 +259,7 @@ async fn run(args: &Args) -> Result<(), String> {
     for error in result.errors.iter().take(5) {
         println!("  error: {error}");
     }
+    print_claim_steps(&spent, &result.latencies);
 
     let admin = burst::sign_in(&client, &server.base, ADMIN_EMAIL, "Bench admin").await?;
     let attendee = cookies.first().cloned();
@@ -329,6 +339,35 @@ async fn run(args: &Args) -> Result<(), String> {
     drop(postgres);
     let _ = std::fs::remove_dir_all(&workdir);
     Ok(())
+}
+
+/// The mean time of each step of the burst's claims, as the server timed them, against the mean
+/// latency the attendees saw.
+fn print_claim_steps(spent: &steps::Totals, latencies: &[Duration]) {
+    let mean = |(sum, count): (f64, u64)| if count == 0 { 0.0 } else { sum * 1000.0 / count as f64 };
+    let seen = latencies.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / latencies.len().max(1) as f64;
+    println!("\n## Where a claim's time goes (mean per claim: the server's own timing, `minter_claim_step_seconds`)\n");
+    let mut rows = Vec::new();
+    let mut in_steps = 0.0;
+    for (step, what) in [
+        ("reserve", "reserve a pool slot (database)"),
+        ("guardrail", "the workshop's guardrail (memory once known)"),
+        ("create_key", "create the key (OpenRouter)"),
+        ("save", "save the key (database)"),
+        ("assign", "assign it to the guardrail (OpenRouter) and record that (database)"),
+    ] {
+        let ms = mean(spent.steps.get(step).copied().unwrap_or_default());
+        in_steps += ms;
+        rows.push((format!("`{step}`: {what}"), ms));
+    }
+    let claim = mean(spent.claims);
+    rows.push(("the claim's checks and answer around the steps".into(), claim - in_steps));
+    rows.push(("outside the claim: HTTP both ways, the sign-in check, waiting for a worker".into(), seen - claim));
+    print_table(
+        &["part", "mean", "share"],
+        rows.into_iter().map(|(part, ms)| vec![part, format!("{ms:.1} ms"), format!("{:.0} %", 100.0 * ms / seen)]),
+    );
+    println!("| latency seen by the attendee | {seen:.1} ms | 100 % |");
 }
 
 fn name_value(text: &str) -> Result<(String, String), String> {

@@ -1,5 +1,5 @@
-//! Prometheus metrics on their own listener: claims by outcome, mint latency, OpenRouter errors
-//! by endpoint. One test per binary: the recorder is process-wide.
+//! Prometheus metrics on their own listener: claims by outcome, mint latency, the time of each
+//! step of a claim, OpenRouter errors by endpoint. One test per binary: the recorder is process-wide.
 
 mod support;
 
@@ -56,6 +56,14 @@ async fn claims_mints_and_openrouter_errors_are_counted() {
         r#"minter_openrouter_errors_total{endpoint="POST /guardrails/{id}/assignments/keys",kind="503"} 1"#,
         "minter_mint_seconds_count 1",
         r#"minter_claim_seconds_bucket{outcome="ok",le="60"} 1"#,
+        // Each step of the minted claim once, in buckets fine enough for a database step; the
+        // closed workshop's claim was refused before its first step.
+        r#"minter_claim_step_seconds_bucket{step="save",le="0.001"}"#,
+        r#"minter_claim_step_seconds_count{step="reserve"} 1"#,
+        r#"minter_claim_step_seconds_count{step="guardrail"} 1"#,
+        r#"minter_claim_step_seconds_count{step="create_key"} 1"#,
+        r#"minter_claim_step_seconds_count{step="save"} 1"#,
+        r#"minter_claim_step_seconds_count{step="assign"} 1"#,
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

@@ -11,6 +11,7 @@ use tracing::{info, warn};
 use super::ClaimError;
 use crate::auth::SessionUser;
 use crate::guardrail::{self, BindError, GuardrailError};
+use crate::metrics::claim_step;
 use crate::state::AppState;
 use crate::store::{Attendance, ClaimStatus, MintedKey, NewReservation, Reservation, StoreError};
 use crate::workshops::{Pause, WindowState, Workshop};
@@ -66,7 +67,8 @@ async fn claim_once(
         expires_at: workshop.key_expires_at(),
         now,
     };
-    let reserved = state.store.reserve_claim(&reservation, workshop.pool_size(), STALE_RESERVATION).await?;
+    let reserved =
+        claim_step("reserve", state.store.reserve_claim(&reservation, workshop.pool_size(), STALE_RESERVATION)).await?;
     // Consent travels with a claim the pool accepted: a refused claim writes nothing.
     let refused =
         matches!(reserved, Reservation::Paused(_) | Reservation::PoolFull | Reservation::ClaimedWithOtherSignIn { .. });
@@ -127,7 +129,7 @@ pub fn key_label(prefix: &str) -> String {
 async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<Attendance, ClaimError> {
     let started = std::time::Instant::now();
     let (user_id, slug) = (row.user_id.as_str(), workshop.slug.as_str());
-    let guardrail_id = match guardrail::ensure(state, workshop).await {
+    let guardrail_id = match claim_step("guardrail", guardrail::ensure(state, workshop)).await {
         Ok(id) => id,
         Err(e) => {
             state.store.release_claim(user_id, slug).await?;
@@ -143,7 +145,7 @@ async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<
     };
     // The name is unique per reservation, so after an ambiguous failure the client can tell
     // whether the key exists before creating another: never two keys for one claim.
-    let created = match state.openrouter.create_key_exactly_once(&request).await {
+    let created = match claim_step("create_key", state.openrouter.create_key_exactly_once(&request)).await {
         Ok(created) => created,
         Err(e) => {
             state.store.release_claim(user_id, slug).await?;
@@ -151,7 +153,7 @@ async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<
         }
     };
     let key = MintedKey { hash: created.data.hash.clone(), plaintext: created.key };
-    if let Err(e) = state.store.save_minted_key(user_id, slug, &key).await {
+    if let Err(e) = claim_step("save", state.store.save_minted_key(user_id, slug, &key)).await {
         key_not_saved(state, workshop, &row, &key.hash, &e).await?;
     }
     crate::metrics::key_minted(started.elapsed());
@@ -164,7 +166,7 @@ async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<
     };
     // If binding fails the attendee keeps the key (budget and expiry still bound it) and the row
     // stays unbound for a retry.
-    match guardrail::assign(state, &guardrail_id, &saved, &key.hash).await {
+    match claim_step("assign", guardrail::assign(state, &guardrail_id, &saved, &key.hash)).await {
         Ok(bound_at) => {
             saved.or_guardrail_id = Some(guardrail_id);
             saved.guardrail_attached_at = Some(bound_at);
