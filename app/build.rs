@@ -12,6 +12,8 @@ fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let dir = manifest_dir.join("../workshops");
     println!("cargo:rerun-if-changed=src/workshops/spec.rs");
+    // `sqlx::migrate!` reads the migrations while compiling this crate: a new file must rebuild it.
+    println!("cargo:rerun-if-changed=../migrations");
 
     let mut generated = String::new();
     let mut failures = Vec::new();

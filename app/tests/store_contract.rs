@@ -456,6 +456,41 @@ async fn a_postgres_connection_closed_while_idle_is_replaced_before_it_is_used()
     assert!(store.attendee(&b.user_id).await.unwrap().is_some());
 }
 
+/// Postgres reserves a crowd's claims together: twenty at once take a call or two of
+/// `reserve_claims` instead of twenty of `reserve_claim` (counted on the wire), and each is
+/// answered as it would be alone. (The outcomes of groups are the contract tests' above, run on
+/// both databases: same attendee twice, two sign-ins of one address, a failing one among them.)
+#[tokio::test]
+async fn postgres_reserves_a_crowd_in_few_calls() {
+    let (_direct, guard) = postgres_store().await;
+    let wire = support::round_trips::RoundTrips::start(&guard.url()).await;
+    let store: Arc<dyn Store> = Arc::new(app::store::PgStore::connect(wire.url()).await.unwrap());
+    let crowd: Vec<_> = (0..20).map(|i| profile(&format!("crowd-{i}"))).collect();
+    for p in &crowd {
+        store.upsert_attendee(p, Utc::now()).await.unwrap();
+    }
+    wire.start_counting();
+    let tasks: Vec<_> = crowd
+        .iter()
+        .map(|p| {
+            let (store, r) = (store.clone(), reservation(p, "w"));
+            tokio::spawn(async move { store.reserve_claim(&r, 15, FRESH).await.unwrap() })
+        })
+        .collect();
+    let mut reserved = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Reservation::Reserved(_) => reserved += 1,
+            Reservation::PoolFull => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let round_trips = wire.stop();
+    assert_eq!(reserved, 15, "the pool of 15, exactly");
+    assert_eq!(store.claimed_count("w").await.unwrap(), 15);
+    assert!(round_trips < 20, "twenty reservations in {round_trips} round trips");
+}
+
 contract!(guardrail_id_is_remembered, |store: Arc<dyn Store>| async move {
     assert_eq!(store.guardrail_id("demo").await.unwrap(), None);
     store.save_guardrail_id("demo", "gr-1").await.unwrap();

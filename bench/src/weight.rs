@@ -92,8 +92,15 @@ async fn fetch(client: &reqwest::Client, base: &str, path: &str, cookie: Option<
         request = request.header("cookie", cookie);
     }
     let response = request.send().await.map_err(|e| format!("{path}: {e}"))?;
-    if !response.status().is_success() {
-        return Err(format!("{path}: status {}", response.status()));
+    match response.status() {
+        status if status.is_success() => {}
+        // The page names its assets by the hashes of the build the server was built with.
+        reqwest::StatusCode::NOT_FOUND if path.starts_with("/pkg/") => {
+            return Err(format!(
+                "{path}: 404; --site must be the site built with --server (its assets' hashed names differ)"
+            ));
+        }
+        status => return Err(format!("{path}: status {status}")),
     }
     let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let (encoding, cache_control) = (header(CONTENT_ENCODING), header(CACHE_CONTROL));

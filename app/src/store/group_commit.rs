@@ -1,11 +1,14 @@
-//! SQLite's claim reservations, committed in groups. SQLite has one writer: in a burst, 300
-//! reservations queue for it, and each one that takes its turn alone pays a hand-over of the
-//! writer connection, a `BEGIN` and a `COMMIT`, each a trip to the connection's thread through
-//! a busy runtime. One task takes the reservations waiting at that moment (up to [`MAX_GROUP`])
-//! and runs them back to back in one transaction; each one's answer goes out after the commit.
-//! If any of them fails, the group is rolled back and each is run again in its own transaction,
-//! so one attendee's failure is never another's.
+//! Claim reservations, committed in groups, on both databases. In a burst, 300 reservations
+//! queue: on SQLite for its one writer, where each one that takes its turn alone pays a hand-over
+//! of the writer connection, a `BEGIN` and a `COMMIT`, each a trip to the connection's thread
+//! through a busy runtime; on Postgres for a pooled connection and then for the workshop's pool
+//! row. One task takes the reservations waiting at that moment (up to [`MAX_GROUP`]) and runs them
+//! back to back in one transaction (SQLite: `sqlite::reserve_in` for each; Postgres: one call of
+//! `reserve_claims`); each one's answer goes out after the commit. If any of them fails, the
+//! group is rolled back and each is run again in its own transaction, so one attendee's failure
+//! is never another's.
 
+use async_trait::async_trait;
 use sqlx::sqlite::{Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
@@ -17,23 +20,30 @@ use super::*;
 /// group saves less per reservation and makes its first ones wait longer.
 const MAX_GROUP: usize = 32;
 
-/// The queue of reservations waiting for the writer.
+/// A database that reserves several claims in one transaction.
+#[async_trait]
+pub(super) trait ReserveTogether: Send + Sync + 'static {
+    /// Runs `group` in one transaction: all of it commits or none of it does.
+    async fn reserve_together(&self, group: &[Request]) -> StoreResult<Vec<Reservation>>;
+}
+
+/// The queue of reservations waiting for the database.
 pub(super) struct GroupCommit {
     queue: mpsc::UnboundedSender<Request>,
 }
 
-struct Request {
-    reservation: NewReservation,
-    pool_size: u32,
-    stale_after: chrono::Duration,
+pub(super) struct Request {
+    pub reservation: NewReservation,
+    pub pool_size: u32,
+    pub stale_after: chrono::Duration,
     answer: oneshot::Sender<StoreResult<Reservation>>,
 }
 
 impl GroupCommit {
-    /// Starts the task that commits the groups on `writer`; it ends when the store is dropped.
-    pub fn start(writer: SqlitePool) -> GroupCommit {
+    /// Starts the task that commits the groups on `db`; it ends when the store is dropped.
+    pub fn start(db: impl ReserveTogether) -> GroupCommit {
         let (queue, waiting) = mpsc::unbounded_channel();
-        tokio::spawn(run(writer, waiting));
+        tokio::spawn(run(db, waiting));
         GroupCommit { queue }
     }
 
@@ -51,10 +61,10 @@ impl GroupCommit {
     }
 }
 
-async fn run(writer: SqlitePool, mut waiting: mpsc::UnboundedReceiver<Request>) {
+async fn run(db: impl ReserveTogether, mut waiting: mpsc::UnboundedReceiver<Request>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
-        match reserve_together(&writer, &group).await {
+        match db.reserve_together(&group).await {
             Ok(outcomes) => {
                 for (request, outcome) in group.drain(..).zip(outcomes) {
                     // A requester that went away leaves its reservation, which is taken over
@@ -67,7 +77,7 @@ async fn run(writer: SqlitePool, mut waiting: mpsc::UnboundedReceiver<Request>) 
             }
             Err(_) => {
                 for request in group.drain(..) {
-                    let outcome = reserve_together(&writer, std::slice::from_ref(&request)).await;
+                    let outcome = db.reserve_together(std::slice::from_ref(&request)).await;
                     let _ = request.answer.send(outcome.map(|mut outcomes| outcomes.remove(0)));
                 }
             }
@@ -75,13 +85,16 @@ async fn run(writer: SqlitePool, mut waiting: mpsc::UnboundedReceiver<Request>) 
     }
 }
 
-/// Runs `group` in one transaction: all of it commits or none of it does.
-async fn reserve_together(writer: &SqlitePool, group: &[Request]) -> StoreResult<Vec<Reservation>> {
-    let mut tx = Sqlite::begin_write(writer).await?;
-    let mut outcomes = Vec::with_capacity(group.len());
-    for r in group {
-        outcomes.push(reserve_in(&mut tx, &r.reservation, r.pool_size, r.stale_after).await?);
+/// SQLite: the group back to back under the write lock (`SqlitePool` is the writer's pool).
+#[async_trait]
+impl ReserveTogether for SqlitePool {
+    async fn reserve_together(&self, group: &[Request]) -> StoreResult<Vec<Reservation>> {
+        let mut tx = Sqlite::begin_write(self).await?;
+        let mut outcomes = Vec::with_capacity(group.len());
+        for r in group {
+            outcomes.push(reserve_in(&mut tx, &r.reservation, r.pool_size, r.stale_after).await?);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
     }
-    tx.commit().await?;
-    Ok(outcomes)
 }

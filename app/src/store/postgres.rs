@@ -9,6 +9,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, Postgres};
 use sqlx::{FromRow, Row};
 
 use super::common::{attendance_columns, AttendanceRow, Dialect};
+use super::group_commit::{Request, ReserveTogether};
 use super::*;
 use crate::workshops::Pause;
 
@@ -64,7 +65,7 @@ impl Dialect for Postgres {
 /// (migrations/postgres/0006_reserve_claim.sql), made outside a transaction: every claim of a
 /// workshop queues on its pool row, which Postgres then holds only while it finishes the
 /// function and commits, never while an answer travels between it and this process.
-pub(super) async fn reserve_claim(
+async fn reserve_claim(
     pool: &PgPool,
     r: &NewReservation,
     pool_size: u32,
@@ -88,7 +89,53 @@ pub(super) async fn reserve_claim(
         .bind(EVERY_WORKSHOP)
         .fetch_one(pool)
         .await?;
-    let attendance = || -> StoreResult<Attendance> { AttendanceRow::from_row(&answer)?.try_into() };
+    reservation(&answer)
+}
+
+/// Several reservations in one call of `reserve_claims` (migrations/postgres/0007_reserve_claims.sql),
+/// one transaction: `reserve_claim` for each, in order. A group of one is that call itself.
+#[async_trait::async_trait]
+impl ReserveTogether for PgPool {
+    async fn reserve_together(&self, group: &[Request]) -> StoreResult<Vec<Reservation>> {
+        if let [one] = group {
+            return Ok(vec![reserve_claim(self, &one.reservation, one.pool_size, one.stale_after).await?]);
+        }
+        static RESERVE_CLAIMS: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT r.outcome, r.other_auth_provider, {}
+                   FROM reserve_claims($1, $2, $3, $4, $5, $6, $7, $8, $9) r ORDER BY r.i",
+                attendance_columns("(r.attendance).")
+            )
+        });
+        let column = |value: fn(&Request) -> _| group.iter().map(value).collect::<Vec<_>>();
+        let stale_after_us = group
+            .iter()
+            .map(|r| {
+                r.stale_after.num_microseconds().ok_or_else(|| StoreError::Corrupt("stale_after out of range".into()))
+            })
+            .collect::<StoreResult<Vec<i64>>>()?;
+        let answers = sqlx::query(&RESERVE_CLAIMS)
+            .bind(column(|r| r.reservation.user_id.clone()))
+            .bind(column(|r| r.reservation.workshop_slug.clone()))
+            .bind(column(|r| r.reservation.key_label.clone()))
+            .bind(group.iter().map(|r| r.reservation.limit_usd).collect::<Vec<Decimal>>())
+            .bind(group.iter().map(|r| r.reservation.expires_at).collect::<Vec<DateTime<Utc>>>())
+            .bind(group.iter().map(|r| r.reservation.now).collect::<Vec<DateTime<Utc>>>())
+            .bind(group.iter().map(|r| i64::from(r.pool_size)).collect::<Vec<i64>>())
+            .bind(stale_after_us)
+            .bind(EVERY_WORKSHOP)
+            .fetch_all(self)
+            .await?;
+        if answers.len() != group.len() {
+            return Err(StoreError::Corrupt(format!("reserve_claims answered {} of {}", answers.len(), group.len())));
+        }
+        answers.iter().map(reservation).collect()
+    }
+}
+
+/// A reservation from a row of `reserve_claim` or `reserve_claims`.
+fn reservation(answer: &sqlx::postgres::PgRow) -> StoreResult<Reservation> {
+    let attendance = || -> StoreResult<Attendance> { AttendanceRow::from_row(answer)?.try_into() };
     Ok(match answer.try_get::<&str, _>("outcome")? {
         "paused_everywhere" => Reservation::Paused(Pause::Everywhere),
         "paused" => Reservation::Paused(Pause::ThisWorkshop),

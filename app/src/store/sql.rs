@@ -10,7 +10,8 @@
 //! - reserving a claim: on Postgres every claim of a workshop queues on one pool row, so the
 //!   reservation is one call of a database function (`reserve_claim`, a migration) and the row
 //!   is never locked while an answer travels; SQLite reserves in two statements under its one
-//!   write lock, several reservations to a transaction (`group_commit.rs`);
+//!   write lock. Both take several reservations to a transaction (`group_commit.rs`; on
+//!   Postgres one call of `reserve_claims`);
 //! - money: Postgres `NUMERIC`, SQLite exact decimal `TEXT` ([`Money`]); sums of money (a key
 //!   rotation's retired usage) are done in Rust, as SQLite would add `TEXT` as floats;
 //! - the usage sync: one `UNNEST` statement for a page of keys on Postgres, one `UPDATE` per key
@@ -31,7 +32,11 @@ use super::*;
 
 /// The pools of one of the two databases.
 enum Db {
-    Postgres(PgPool),
+    Postgres {
+        pool: PgPool,
+        /// Claim reservations, several to a call of `reserve_claims`.
+        reservations: GroupCommit,
+    },
     Sqlite {
         pools: sqlite::Pools,
         /// Claim reservations, several to a transaction on the writer.
@@ -44,7 +49,7 @@ enum Db {
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            Db::Postgres($pool) => $body,
+            Db::Postgres { pool: $pool, .. } => $body,
             Db::Sqlite { pools: sqlite::Pools { reads: $pool, .. }, .. } => $body,
         }
     };
@@ -54,7 +59,7 @@ macro_rules! on_pool {
 macro_rules! on_writer {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            Db::Postgres($pool) => $body,
+            Db::Postgres { pool: $pool, .. } => $body,
             Db::Sqlite { pools: sqlite::Pools { writer: $pool, .. }, .. } => $body,
         }
     };
@@ -91,7 +96,9 @@ impl Drop for CountedWrite<'_> {
 impl PgStore {
     /// A store on the Postgres database of `url`, its migrations applied.
     pub async fn connect(url: &str) -> StoreResult<SqlStore> {
-        Ok(SqlStore::new(Db::Postgres(postgres::connect(url).await?)))
+        let pool = postgres::connect(url).await?;
+        let reservations = GroupCommit::start(pool.clone());
+        Ok(SqlStore::new(Db::Postgres { pool, reservations }))
     }
 }
 
@@ -383,10 +390,8 @@ impl Store for SqlStore {
         stale_after: chrono::Duration,
     ) -> StoreResult<Reservation> {
         let _counted = self.counting_write();
-        match &self.db {
-            Db::Postgres(pool) => postgres::reserve_claim(pool, r, pool_size, stale_after).await,
-            Db::Sqlite { reservations, .. } => reservations.reserve(r, pool_size, stale_after).await,
-        }
+        let (Db::Postgres { reservations, .. } | Db::Sqlite { reservations, .. }) = &self.db;
+        reservations.reserve(r, pool_size, stale_after).await
     }
 
     async fn save_minted_key(&self, user_id: &str, workshop_slug: &str, key: &MintedKey) -> StoreResult<()> {
@@ -527,7 +532,7 @@ impl Store for SqlStore {
     async fn record_usage(&self, usage: &[(String, Decimal)], now: DateTime<Utc>) -> StoreResult<u64> {
         let _counted = self.counting_write();
         match &self.db {
-            Db::Postgres(pool) => postgres::record_usage(pool, usage, now).await,
+            Db::Postgres { pool, .. } => postgres::record_usage(pool, usage, now).await,
             Db::Sqlite { pools, .. } => sqlite::record_usage(&pools.writer, usage, now).await,
         }
     }
@@ -712,7 +717,7 @@ impl Store for SqlStore {
 
     async fn try_lead(&self) -> StoreResult<Option<Leadership>> {
         match &self.db {
-            Db::Postgres(pool) => postgres::try_lead(pool).await,
+            Db::Postgres { pool, .. } => postgres::try_lead(pool).await,
             // One process writes a SQLite file: it leads.
             Db::Sqlite { .. } => Ok(Some(Leadership::sqlite())),
         }
