@@ -16,7 +16,7 @@ CREATE FUNCTION reserve_claims(
     p_expires_at      TIMESTAMPTZ[],
     p_nows            TIMESTAMPTZ[],
     p_pool_sizes      BIGINT[],
-    p_stale_after_us  BIGINT[],
+    p_stale_afters    INTERVAL[],
     p_every_workshop  TEXT
 ) RETURNS TABLE (i INT, outcome TEXT, other_auth_provider TEXT, attendance workshop_attendance)
 LANGUAGE plpgsql AS $$
@@ -26,7 +26,7 @@ BEGIN
         SELECT n, r.outcome, r.other_auth_provider, r.attendance
           FROM reserve_claim(p_user_ids[n], p_workshop_slugs[n], p_key_labels[n], p_limits_usd[n],
                              p_expires_at[n], p_nows[n], p_pool_sizes[n],
-                             p_stale_after_us[n] * INTERVAL '1 microsecond', p_every_workshop) r;
+                             p_stale_afters[n], p_every_workshop) r;
     END LOOP;
 END
 $$;

@@ -107,22 +107,17 @@ impl ReserveTogether for PgPool {
                 attendance_columns("(r.attendance).")
             )
         });
-        let column = |value: fn(&Request) -> _| group.iter().map(value).collect::<Vec<_>>();
-        let stale_after_us = group
-            .iter()
-            .map(|r| {
-                r.stale_after.num_microseconds().ok_or_else(|| StoreError::Corrupt("stale_after out of range".into()))
-            })
-            .collect::<StoreResult<Vec<i64>>>()?;
+        // One array per parameter of `reserve_claim`, in the group's order.
+        let texts = |text: fn(&Request) -> &str| group.iter().map(text).collect::<Vec<&str>>();
         let answers = sqlx::query(&RESERVE_CLAIMS)
-            .bind(column(|r| r.reservation.user_id.clone()))
-            .bind(column(|r| r.reservation.workshop_slug.clone()))
-            .bind(column(|r| r.reservation.key_label.clone()))
+            .bind(texts(|r| r.reservation.user_id.as_str()))
+            .bind(texts(|r| r.reservation.workshop_slug.as_str()))
+            .bind(texts(|r| r.reservation.key_label.as_str()))
             .bind(group.iter().map(|r| r.reservation.limit_usd).collect::<Vec<Decimal>>())
             .bind(group.iter().map(|r| r.reservation.expires_at).collect::<Vec<DateTime<Utc>>>())
             .bind(group.iter().map(|r| r.reservation.now).collect::<Vec<DateTime<Utc>>>())
             .bind(group.iter().map(|r| i64::from(r.pool_size)).collect::<Vec<i64>>())
-            .bind(stale_after_us)
+            .bind(group.iter().map(|r| r.stale_after).collect::<Vec<chrono::Duration>>())
             .bind(EVERY_WORKSHOP)
             .fetch_all(self)
             .await?;
