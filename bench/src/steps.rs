@@ -13,7 +13,7 @@ pub struct Totals {
 }
 
 impl Totals {
-    /// What happened between `self` and a later scrape.
+    /// What happened between the `earlier` scrape and this one.
     pub fn since(&self, earlier: &Totals) -> Totals {
         let minus = |(sum, count): (f64, u64), (sum0, count0): (f64, u64)| (sum - sum0, count - count0);
         Totals {

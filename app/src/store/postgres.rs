@@ -108,16 +108,18 @@ impl ReserveTogether for PgPool {
             )
         });
         // One array per parameter of `reserve_claim`, in the group's order.
-        let texts = |text: fn(&Request) -> &str| group.iter().map(text).collect::<Vec<&str>>();
+        fn column<'a, T>(group: &'a [Request], value: impl Fn(&'a Request) -> T) -> Vec<T> {
+            group.iter().map(value).collect()
+        }
         let answers = sqlx::query(&RESERVE_CLAIMS)
-            .bind(texts(|r| r.reservation.user_id.as_str()))
-            .bind(texts(|r| r.reservation.workshop_slug.as_str()))
-            .bind(texts(|r| r.reservation.key_label.as_str()))
-            .bind(group.iter().map(|r| r.reservation.limit_usd).collect::<Vec<Decimal>>())
-            .bind(group.iter().map(|r| r.reservation.expires_at).collect::<Vec<DateTime<Utc>>>())
-            .bind(group.iter().map(|r| r.reservation.now).collect::<Vec<DateTime<Utc>>>())
-            .bind(group.iter().map(|r| i64::from(r.pool_size)).collect::<Vec<i64>>())
-            .bind(group.iter().map(|r| r.stale_after).collect::<Vec<chrono::Duration>>())
+            .bind(column(group, |r| r.reservation.user_id.as_str()))
+            .bind(column(group, |r| r.reservation.workshop_slug.as_str()))
+            .bind(column(group, |r| r.reservation.key_label.as_str()))
+            .bind(column(group, |r| r.reservation.limit_usd))
+            .bind(column(group, |r| r.reservation.expires_at))
+            .bind(column(group, |r| r.reservation.now))
+            .bind(column(group, |r| i64::from(r.pool_size)))
+            .bind(column(group, |r| r.stale_after))
             .bind(EVERY_WORKSHOP)
             .fetch_all(self)
             .await?;
