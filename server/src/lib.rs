@@ -10,6 +10,7 @@ mod cross_site;
 mod demo_faults;
 mod dev_auth;
 pub mod doctor;
+pub mod memory;
 pub mod metrics_endpoint;
 mod plain_page;
 mod request_id;

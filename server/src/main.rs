@@ -3,8 +3,17 @@ use tracing_subscriber::EnvFilter;
 
 use server::config::Config;
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // Before the runtime starts its threads: each takes its arena on its first allocation.
+    server::memory::limit_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| exit_with(&format!("cannot start the runtime: {e}")))
+        .block_on(run());
+}
+
+async fn run() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("validate") => std::process::exit(server::validate::run(&args[1..])),
