@@ -491,6 +491,51 @@ async fn postgres_reserves_a_crowd_in_few_calls() {
     assert!(round_trips < 20, "twenty reservations in {round_trips} round trips");
 }
 
+/// On Postgres the reservations have a connection of their own: one goes through while every
+/// pooled connection waits on something else (here twenty sign-in checks, held by a lock on the
+/// table they read), as the sign-in checks of a burst's own requests would make it wait.
+#[tokio::test]
+async fn postgres_reserves_while_every_pooled_connection_is_busy() {
+    use sqlx::{Connection, Row};
+    let (store, db) = postgres_store().await;
+    let ada = profile("ada");
+    store.upsert_attendee(&ada, Utc::now()).await.unwrap();
+    let mut locker = sqlx::PgConnection::connect(&db.url()).await.unwrap();
+    let mut lock = locker.begin().await.unwrap();
+    sqlx::query("LOCK TABLE revoked_sessions IN ACCESS EXCLUSIVE MODE").execute(&mut *lock).await.unwrap();
+    let checks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.session_revoked(&format!("session-{i}")).await.unwrap() })
+        })
+        .collect();
+    let waiting_on_the_lock =
+        "SELECT count(*) FROM pg_locks WHERE relation = 'revoked_sessions'::regclass AND NOT granted";
+    let mut waiting = 0;
+    for _ in 0..1000 {
+        waiting = sqlx::query(waiting_on_the_lock).fetch_one(&mut *lock).await.unwrap().get::<i64, _>(0);
+        if waiting >= 16 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(waiting, 16, "every pooled connection waits on the lock, the other checks for a connection");
+    // A hang, not a duration, is what fails here: without its own connection the reservation
+    // waits until the lock is released, which happens only after this.
+    let reserved = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        store.reserve_claim(&reservation(&ada, "w"), 15, FRESH),
+    )
+    .await
+    .expect("the reservation waited for a pooled connection")
+    .unwrap();
+    assert!(matches!(reserved, Reservation::Reserved(_)), "{reserved:?}");
+    lock.rollback().await.unwrap();
+    for check in checks {
+        assert!(!check.await.unwrap(), "no session was signed out");
+    }
+}
+
 contract!(guardrail_id_is_remembered, |store: Arc<dyn Store>| async move {
     assert_eq!(store.guardrail_id("demo").await.unwrap(), None);
     store.save_guardrail_id("demo", "gr-1").await.unwrap();

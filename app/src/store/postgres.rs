@@ -27,10 +27,30 @@ pub struct PgStore;
 /// ping before each statement doubled the round trips of a claim.
 pub const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The pool, its migrations applied.
-pub(super) async fn connect(url: &str) -> StoreResult<PgPool> {
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
+/// The store's connections to Postgres.
+pub(super) struct Pools {
+    /// Every statement but the reservations.
+    pub shared: PgPool,
+    /// One connection for the reservations' groups (`group_commit.rs`), which go one at a time:
+    /// in a burst the group waited for a pooled connection behind the sign-in checks of the
+    /// same requests, while every claim waited for the group.
+    pub reservations: PgPool,
+}
+
+/// Connections in [`Pools::shared`].
+const SHARED_CONNECTIONS: u32 = 16;
+
+/// The pools, the migrations applied.
+pub(super) async fn connect(url: &str) -> StoreResult<Pools> {
+    let shared = pool_options(SHARED_CONNECTIONS).connect(url).await?;
+    MIGRATOR.run(&shared).await?;
+    let reservations = pool_options(1).connect(url).await?;
+    Ok(Pools { shared, reservations })
+}
+
+fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
         // sqlx pings every connection it hands out; only one that sat idle can have been closed
         // by the server or a proxy in between, and a failed ping makes the pool open another.
         .test_before_acquire(false)
@@ -42,10 +62,6 @@ pub(super) async fn connect(url: &str) -> StoreResult<PgPool> {
                 Ok(true)
             })
         })
-        .connect(url)
-        .await?;
-    MIGRATOR.run(&pool).await?;
-    Ok(pool)
 }
 
 impl Dialect for Postgres {

@@ -34,7 +34,8 @@ use super::*;
 enum Db {
     Postgres {
         pool: PgPool,
-        /// Claim reservations, several to a call of `reserve_claims`.
+        /// Claim reservations, several to a call of `reserve_claims`, on a connection of their
+        /// own.
         reservations: GroupCommit,
     },
     Sqlite {
@@ -96,9 +97,9 @@ impl Drop for CountedWrite<'_> {
 impl PgStore {
     /// A store on the Postgres database of `url`, its migrations applied.
     pub async fn connect(url: &str) -> StoreResult<SqlStore> {
-        let pool = postgres::connect(url).await?;
-        let reservations = GroupCommit::start(pool.clone());
-        Ok(SqlStore::new(Db::Postgres { pool, reservations }))
+        let pools = postgres::connect(url).await?;
+        let reservations = GroupCommit::start(pools.reservations);
+        Ok(SqlStore::new(Db::Postgres { pool: pools.shared, reservations }))
     }
 }
 
