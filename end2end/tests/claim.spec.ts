@@ -31,6 +31,17 @@ test('confirm, claim with visible progress, reload: the same key; consent left u
   expect(row).toEqual({ marketing_opted_in: 0, marketing_opted_in_at: null });
 });
 
+test('consent ticked on the hydrated form is stored with the claim', async ({ page }) => {
+  const email = uniqueEmail('js-consent');
+  await demoSignIn(page, email, 'Katherine Johnson');
+  await hydrated(page);
+  await page.getByLabel(/Email me about future workshops/).check();
+  await page.getByTestId('claim').click();
+  await expect(page.getByTestId('api-key')).toHaveText(/^sk-or-v1-[0-9a-f]{64}$/);
+  const [row] = queryDb('SELECT marketing_opted_in, marketing_opted_in_workshop FROM attendees WHERE email = ?', email);
+  expect(row).toEqual({ marketing_opted_in: 1, marketing_opted_in_workshop: 'demo' });
+});
+
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 

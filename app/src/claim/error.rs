@@ -15,7 +15,10 @@ pub enum ClaimError {
     Inactive,
     /// The page shows `opens_at` in the viewer's time zone; this text is the fallback.
     #[error("Claims open at {}.", opens_at.format("%H:%M UTC on %a %-d %b %Y"))]
-    NotOpenYet { opens_at: DateTime<Utc> },
+    NotOpenYet {
+        #[serde(with = "chrono::serde::ts_milliseconds")]
+        opens_at: DateTime<Utc>,
+    },
     #[error("Claims for this workshop are closed.")]
     Closed,
     #[error("The organisers have paused claims for a moment. Please try again shortly.")]

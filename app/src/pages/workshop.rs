@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, FixedOffset, Utc};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -214,11 +215,23 @@ fn ClaimForm(slug: String, open: bool, error: Option<ClaimError>, zone: i32) -> 
     });
     let shown_error = move || claim.value().get().and_then(|r| r.err()).or_else(|| error.clone());
     let ready = lazy_island_ready();
+    // A plain form, as the key test's: the arguments are built here, not parsed from the form.
+    // The box is read when the form is sent: it may have been ticked before this hydrated.
+    let consent_box = NodeRef::<leptos::html::Input>::new();
+    let submit = {
+        let slug = slug.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let ticked = consent_box.get_untracked().is_some_and(|input| input.checked());
+            let marketing_consent = ticked.then(|| "yes".to_string());
+            claim.dispatch(ClaimKey { slug: slug.clone(), marketing_consent });
+        }
+    };
     view! {
-        <ActionForm action=claim>
+        <form method="post" action=ClaimKey::url() on:submit=submit>
             <input type="hidden" name="slug" value=slug/>
             <label class="consent">
-                <input type="checkbox" name="marketing_consent" value="yes"/>
+                <input type="checkbox" name="marketing_consent" value="yes" node_ref=consent_box/>
                 <span>
                     "Email me about future workshops. Optional: your key does not depend on it, "
                     "and you can ask us to stop at any time."
@@ -235,7 +248,7 @@ fn ClaimForm(slug: String, open: bool, error: Option<ClaimError>, zone: i32) -> 
             >
                 {move || if pending.get() { "Creating your key…" } else { "Claim my key" }}
             </button>
-        </ActionForm>
+        </form>
         <p id="claim-progress" class="progress" role="status">
             {move || {
                 pending
@@ -530,16 +543,25 @@ fn KeyTest(slug: String, model: String, checked: Option<KeyCheck>) -> impl IntoV
         None => checked.clone().map(Ok),
     };
     let pending = test.pending();
+    // A plain form, not `ActionForm`: the arguments are built here, so the browser need not parse
+    // the form back into them (`ActionForm`'s parser, serde_qs, is then not in the WASM at all).
+    let submit = {
+        let slug = slug.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            test.dispatch(CheckMyKey { slug: slug.clone() });
+        }
+    };
     view! {
         <section id="key-test" class="key-test" aria-labelledby="key-test-heading">
             <h3 id="key-test-heading">"Test it"</h3>
-            <ActionForm action=test>
+            <form method="post" action=CheckMyKey::url() on:submit=submit>
                 <input type="hidden" name="slug" value=slug/>
                 <button type="submit" class="button secondary" data-testid="test-key" disabled=move || pending.get()>
                     {move || if pending.get() { "Testing…" } else { "Test my key" }}
                 </button>
                 <span class="muted">" One short request to " <code>{model}</code> ", costs a fraction of a cent."</span>
-            </ActionForm>
+            </form>
             <div role="status">
                 {move || {
                     result()
