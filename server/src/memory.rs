@@ -10,11 +10,12 @@ const ARENAS_PER_CORE: usize = 2;
 
 /// Limits glibc's arenas to [`ARENAS_PER_CORE`] per core, unless `MALLOC_ARENA_MAX` in the
 /// environment (which glibc reads itself) already says how many. Must run before any other
-/// thread starts: a thread is given its arena on its first allocation. Returns the limit set.
-pub fn limit_arenas() -> Option<usize> {
+/// thread starts: a thread is given its arena on its first allocation.
+pub fn limit_arenas() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let limit = arena_limit(std::env::var_os("MALLOC_ARENA_MAX").is_some(), cores)?;
-    set_arena_max(limit).then_some(limit)
+    if let Some(limit) = arena_limit(std::env::var_os("MALLOC_ARENA_MAX").is_some(), cores) {
+        set_arena_max(limit);
+    }
 }
 
 /// The limit to set: none if the operator chose one.

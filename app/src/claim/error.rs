@@ -13,7 +13,8 @@ pub enum ClaimError {
     UnknownWorkshop,
     #[error("This workshop is not taking claims.")]
     Inactive,
-    /// The page shows `opens_at` in the viewer's time zone; this text is the fallback.
+    /// The page shows `opens_at` in the viewer's time zone; this text is the fallback. Sent to
+    /// the browser as milliseconds, so the page's WASM needs no date parser.
     #[error("Claims open at {}.", opens_at.format("%H:%M UTC on %a %-d %b %Y"))]
     NotOpenYet {
         #[serde(with = "chrono::serde::ts_milliseconds")]
