@@ -328,6 +328,14 @@ async fn run(args: &Args) -> Result<(), String> {
         print_table(&["resource", "bytes", "bytes over the wire", "encoding", "cache-control"], rows.into_iter());
         if label == WITH_A_KEY {
             println!("\ntarget ≤ 120 KB (122,880 B) over the wire: {}", yes_no(total_wire <= 122_880));
+            let later = weight::on_first_use(&client, &server.base, &args.site, &assets).await?;
+            if !later.is_empty() {
+                println!("\nFetched on first use, not with the page (bytes over the wire):\n");
+                print_table(
+                    &["code", "bytes over the wire"],
+                    later.into_iter().map(|(name, wire)| vec![name, wire.to_string()]),
+                );
+            }
         } else if path == &admin_page {
             let html = &assets[0];
             println!("\ntarget HTML ≤ 120 KB (122,880 B): {} B, {}", html.raw, yes_no(html.raw <= 122_880));

@@ -47,6 +47,41 @@ pub async fn page_weight(
     Ok(assets)
 }
 
+/// What the page's lazily loaded functions (`#[lazy]`, not the islands' loaders) fetch on their
+/// first call, such as the key test's request on the first click: each function's name and the
+/// bytes over the wire of its chunks that the page did not load, then all of them together.
+pub async fn on_first_use(
+    client: &reqwest::Client,
+    base: &str,
+    site: &Path,
+    page: &[Asset],
+) -> Result<Vec<(String, usize)>, String> {
+    let loaded: BTreeSet<&str> = page.iter().map(|a| a.path.as_str()).collect();
+    let manifest = split_manifest(site);
+    let mut functions: Vec<(&String, &Vec<String>)> =
+        manifest.iter().filter(|(function, _)| !function.contains("_loader_")).collect();
+    functions.sort();
+    let mut wire = HashMap::new();
+    for chunk in functions.iter().flat_map(|(_, chunks)| chunks.iter()) {
+        let path = format!("/pkg/{chunk}.wasm");
+        if !loaded.contains(path.as_str()) && !wire.contains_key(chunk) {
+            wire.insert(chunk, fetch(client, base, &path, None).await?.wire);
+        }
+    }
+    let mut sizes: Vec<(String, usize)> = functions
+        .iter()
+        .map(|(function, chunks)| {
+            // `test_key_8725154758933654142`: the function's name and a hash of where it is.
+            let name = function.rsplit_once('_').map_or(function.as_str(), |(name, _)| name);
+            (format!("`{name}`"), chunks.iter().filter_map(|c| wire.get(c)).sum())
+        })
+        .collect();
+    if sizes.len() > 1 {
+        sizes.push(("all of them".to_string(), wire.values().sum()));
+    }
+    Ok(sizes)
+}
+
 /// The split build's manifest (`pkg/__wasm_split_manifest.<hash>.json`): the chunks each lazily
 /// loaded function needs. Empty for a build without `--split`.
 fn split_manifest(site: &Path) -> HashMap<String, Vec<String>> {

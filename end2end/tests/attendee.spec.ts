@@ -95,11 +95,20 @@ test('snippet tabs show the workshop’s model ids', async ({ page }) => {
 
 test('test my key: a real answer, then each way a key fails, explained', async ({ page }) => {
   await demoSignIn(page, uniqueEmail('test-key'), 'Key Tester');
+  // The code that sends the test comes in a WASM chunk of its own, with the first click.
+  const chunks: string[] = [];
+  page.on('request', (request) => {
+    if (/\/pkg\/split_test_key_[^/]+\.wasm$/.test(request.url())) chunks.push(request.url());
+  });
   await claim(page);
+  expect(chunks).toEqual([]);
   const button = page.getByTestId('test-key');
   const result = page.getByTestId('key-check');
   await button.click();
   await expect(result).toHaveAttribute('data-outcome', 'works');
+  // Answered in place: the page was not posted (that lands on `?key_test=works`).
+  await expect(page).not.toHaveURL(/key_test=/);
+  expect(chunks).toHaveLength(1);
   await expect(result).toContainText('Your key works: meta-llama/llama-3.1-8b-instruct answered.');
   await expect(result.locator('blockquote')).toContainText('Hello from the OpenRouter simulator');
 

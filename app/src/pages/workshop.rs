@@ -3,9 +3,10 @@
 //! Rendered on the server; only the parts that move are islands shipped to the browser: the
 //! claim form's progress and errors, the snippet tabs, the copy buttons, the key test, the usage
 //! bar, the countdowns and local times. The islands get text the server already wrote (money,
-//! dates, every snippet tab), so the browser carries no money, calendar or snippet code.
-//! Everything works without JavaScript: the claim, the key test and the consent withdrawal are
-//! plain forms, the tabs are links.
+//! dates, every snippet tab), so the browser carries no money, calendar or snippet code. The
+//! requests the key test and the usage bar send are `#[lazy]` functions, fetched on first use:
+//! the page's load carries no server-function client. Everything works without JavaScript: the
+//! claim, the key test and the consent withdrawal are plain forms, the tabs are links.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use leptos::prelude::*;
@@ -16,8 +17,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::claim::key_check::cheapest_model;
 use crate::claim::snippets::{snippet, Snippet, SnippetKind};
 use crate::claim::{
-    load_my_usage, load_workshop_page, provider_label, CheckMyKey, ClaimError, ClaimKey, ConsentState, KeyCheck, MyKey,
-    Usage, WithdrawConsent, WorkshopPageData as PageData,
+    check_my_key, load_my_usage, load_workshop_page, provider_label, CheckMyKey, ClaimError, ClaimKey, ConsentState,
+    KeyCheck, MyKey, Usage, WithdrawConsent, WorkshopPageData as PageData,
 };
 use crate::ui::{
     every_visible, format_usd, lazy_island_ready, zone_secs, CopyButton, Countdown, LocalTime, TimeText, ViewerTime,
@@ -376,7 +377,7 @@ fn UsageBar(usage: Usage, slug: String) -> impl IntoView {
     let slug = StoredValue::new(slug);
     every_visible(usage_poll(sync_every_secs), move || {
         leptos::task::spawn_local(async move {
-            if let Ok(fresh) = load_my_usage(slug.get_value()).await {
+            if let Ok(fresh) = fresh_usage(slug.get_value()).await {
                 usage.set(fresh);
             }
         });
@@ -407,6 +408,13 @@ fn UsageBar(usage: Usage, slug: String) -> impl IntoView {
             </p>
         </div>
     }
+}
+
+/// The usage bar's request, in a WASM chunk the browser fetches for the first refresh (by default
+/// half a minute after the page loaded), not with the page: see [`test_key`].
+#[lazy]
+async fn fresh_usage(slug: String) -> Result<Usage, ClaimError> {
+    load_my_usage(slug).await
 }
 
 /// Tabs of ready-to-paste code, each with the file to save, the install line and the command that
@@ -537,19 +545,22 @@ fn SnippetTab(snippet: Snippet, hidden: bool) -> impl IntoView {
 /// which the server turns into `checked`.
 #[island]
 fn KeyTest(slug: String, model: String, checked: Option<KeyCheck>) -> impl IntoView {
-    let test = ServerAction::<CheckMyKey>::new();
-    let result = move || match test.value().get() {
-        Some(outcome) => Some(outcome),
-        None => checked.clone().map(Ok),
-    };
-    let pending = test.pending();
-    // A plain form, not `ActionForm`: the arguments are built here, so the browser need not parse
-    // the form back into them (`ActionForm`'s parser, serde_qs, is then not in the WASM at all).
+    let result = RwSignal::new(checked.map(Ok));
+    let pending = RwSignal::new(false);
+    // A plain form: without JavaScript it posts; here the request is sent by [`test_key`].
     let submit = {
         let slug = slug.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            test.dispatch(CheckMyKey { slug: slug.clone() });
+            if pending.get_untracked() {
+                return;
+            }
+            pending.set(true);
+            let slug = slug.clone();
+            leptos::task::spawn_local(async move {
+                result.set(Some(test_key(slug).await));
+                pending.set(false);
+            });
         }
     };
     view! {
@@ -564,7 +575,8 @@ fn KeyTest(slug: String, model: String, checked: Option<KeyCheck>) -> impl IntoV
             </form>
             <div role="status">
                 {move || {
-                    result()
+                    result
+                        .get()
                         .map(|outcome| match outcome {
                             Ok(check) => {
                                 let class = if check.works() { "key-check ok" } else { "key-check failed" };
@@ -595,4 +607,12 @@ fn KeyTest(slug: String, model: String, checked: Option<KeyCheck>) -> impl IntoV
             </div>
         </section>
     }
+}
+
+/// The key test's request, in a WASM chunk of its own that the browser fetches on the first click:
+/// the page's load then carries no server-function client (the request's encoding, the answer's
+/// and the errors' decoding), only what hydrates the islands.
+#[lazy]
+async fn test_key(slug: String) -> Result<KeyCheck, ClaimError> {
+    check_my_key(slug).await
 }
