@@ -82,6 +82,39 @@ impl KeyCheck {
     }
 }
 
+/// A [`KeyCheck`] as the page shows it, written where the check is known (the server, or the key
+/// test's request in its lazily loaded chunk), as times and money are: the island that shows it
+/// then carries neither the explanations nor the decoding of the check's variants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCheckText {
+    /// [`KeyCheck::code`], for the page's `data-outcome`.
+    pub code: String,
+    pub works: bool,
+    pub explanation: String,
+    /// The model's answer to a key that works; empty otherwise, or when it did not survive a
+    /// redirect.
+    pub answer: String,
+    /// OpenRouter's refusal of a model the key may not use; empty otherwise.
+    pub refusal: String,
+}
+
+impl From<&KeyCheck> for KeyCheckText {
+    fn from(check: &KeyCheck) -> Self {
+        let (answer, refusal) = match check {
+            KeyCheck::Works { answer, .. } => (answer.clone(), String::new()),
+            KeyCheck::ModelNotAllowed { refusal, .. } => (String::new(), refusal.clone()),
+            _ => (String::new(), String::new()),
+        };
+        KeyCheckText {
+            code: check.code().to_string(),
+            works: check.works(),
+            explanation: check.explanation(),
+            answer,
+            refusal,
+        }
+    }
+}
+
 /// The model a test costs least with: lowest input + output price, first in the file on a tie.
 pub fn cheapest_model(models: &[Model]) -> Option<&Model> {
     models.iter().min_by_key(|m| m.price_in_per_mtok + m.price_out_per_mtok)
@@ -164,5 +197,28 @@ mod server {
             assert_eq!(failed, KeyCheck::Failed { status: 403, reference: String::new() });
             assert!(!failed.explanation().contains("555"), "OpenRouter's text stays in the log");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_carries_what_the_page_shows() {
+        let refusal = "Model m/x is not allowed by the guardrail of this API key";
+        let refused = KeyCheckText::from(&KeyCheck::ModelNotAllowed { model: "m/x".into(), refusal: refusal.into() });
+        assert_eq!(refused.code, "model-not-allowed");
+        assert!(!refused.works);
+        assert!(refused.explanation.starts_with("Your key may not use m/x"), "{}", refused.explanation);
+        assert_eq!((refused.answer.as_str(), refused.refusal.as_str()), ("", refusal));
+
+        let works = KeyCheckText::from(&KeyCheck::Works { model: "m/x".into(), answer: "Hello there".into() });
+        assert_eq!((works.code.as_str(), works.works), ("works", true));
+        assert_eq!(works.explanation, "Your key works: m/x answered.");
+        assert_eq!((works.answer.as_str(), works.refusal.as_str()), ("Hello there", ""));
+
+        let expired = KeyCheckText::from(&KeyCheck::Expired);
+        assert_eq!((expired.code.as_str(), expired.answer.as_str(), expired.refusal.as_str()), ("expired", "", ""));
     }
 }

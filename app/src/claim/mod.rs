@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 pub use error::{provider_label, reference_text, ClaimError};
-pub use key_check::KeyCheck;
+pub use key_check::{KeyCheck, KeyCheckText};
 
 use crate::auth::{SessionUser, SignInOption};
 use crate::ui::TimeText;

@@ -18,7 +18,7 @@ use crate::claim::key_check::cheapest_model;
 use crate::claim::snippets::{snippet, Snippet, SnippetKind};
 use crate::claim::{
     check_my_key, load_my_usage, load_workshop_page, provider_label, CheckMyKey, ClaimError, ClaimKey, ConsentState,
-    KeyCheck, MyKey, Usage, WithdrawConsent, WorkshopPageData as PageData,
+    KeyCheck, KeyCheckText, MyKey, Usage, WithdrawConsent, WorkshopPageData as PageData,
 };
 use crate::ui::{
     every_visible, format_usd, lazy_island_ready, zone_secs, CopyButton, Countdown, LocalTime, TimeText, ViewerTime,
@@ -332,7 +332,7 @@ fn YourKey(
     let query = use_query_map();
     let (tab, key_test) = query.with_untracked(|q| (q.get("snippet"), q.get("key_test")));
     let model = cheapest_model(&models).map(|m| m.id.clone()).unwrap_or_default();
-    let checked = key_test.and_then(|code| KeyCheck::from_code(&code, &model));
+    let checked = key_test.and_then(|code| KeyCheck::from_code(&code, &model)).map(|check| KeyCheckText::from(&check));
     let model_ids: Vec<String> = models.iter().map(|m| m.id.clone()).collect();
     view! {
         <section class="card your-key" aria-labelledby="your-key-heading">
@@ -545,7 +545,7 @@ fn SnippetTab(snippet: Snippet, hidden: bool) -> impl IntoView {
 /// "Test my key". Posted without JavaScript, it lands back on the page with `?key_test=<code>`,
 /// which the server turns into `checked`.
 #[island]
-fn KeyTest(slug: String, model: String, checked: Option<KeyCheck>) -> impl IntoView {
+fn KeyTest(slug: String, model: String, checked: Option<KeyCheckText>) -> impl IntoView {
     let result = RwSignal::new(checked.map(Ok));
     let pending = RwSignal::new(false);
     // A plain form: without JavaScript it posts; here the request is sent by [`test_key`].
@@ -580,24 +580,24 @@ fn KeyTest(slug: String, model: String, checked: Option<KeyCheck>) -> impl IntoV
                         .get()
                         .map(|outcome| match outcome {
                             Ok(check) => {
-                                let class = if check.works() { "key-check ok" } else { "key-check failed" };
-                                let answer = match &check {
-                                    KeyCheck::Works { answer, .. } if !answer.is_empty() => {
-                                        Some(view! { <blockquote>{answer.clone()}</blockquote> }.into_any())
-                                    }
-                                    KeyCheck::ModelNotAllowed { refusal, .. } if !refusal.is_empty() => Some(
+                                let class = if check.works { "key-check ok" } else { "key-check failed" };
+                                let quote = if !check.answer.is_empty() {
+                                    Some(view! { <blockquote>{check.answer}</blockquote> }.into_any())
+                                } else if !check.refusal.is_empty() {
+                                    Some(
                                         view! {
                                             <p class="muted">"OpenRouter answered: "</p>
-                                            <blockquote data-testid="key-check-refusal">{refusal.clone()}</blockquote>
+                                            <blockquote data-testid="key-check-refusal">{check.refusal}</blockquote>
                                         }
                                         .into_any(),
-                                    ),
-                                    _ => None,
+                                    )
+                                } else {
+                                    None
                                 };
                                 view! {
-                                    <div class=class data-testid="key-check" data-outcome=check.code()>
-                                        <p>{check.explanation()}</p>
-                                        {answer}
+                                    <div class=class data-testid="key-check" data-outcome=check.code>
+                                        <p>{check.explanation}</p>
+                                        {quote}
                                     </div>
                                 }
                                     .into_any()
@@ -616,6 +616,6 @@ fn KeyTest(slug: String, model: String, checked: Option<KeyCheck>) -> impl IntoV
 /// the page shows, so the errors' texts (and the date formatting one of them needs) stay in the
 /// chunk too.
 #[lazy]
-async fn test_key(slug: String) -> Result<KeyCheck, String> {
-    check_my_key(slug).await.map_err(|e| e.to_string())
+async fn test_key(slug: String) -> Result<KeyCheckText, String> {
+    check_my_key(slug).await.map(|check| KeyCheckText::from(&check)).map_err(|e| e.to_string())
 }
