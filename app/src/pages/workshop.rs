@@ -3,10 +3,11 @@
 //! Rendered on the server; only the parts that move are islands shipped to the browser: the
 //! claim form's progress and errors, the snippet tabs, the copy buttons, the key test, the usage
 //! bar, the countdowns and local times. The islands get text the server already wrote (money,
-//! dates, every snippet tab), so the browser carries no money, calendar or snippet code. The
-//! requests the key test and the usage bar send are `#[lazy]` functions, fetched on first use:
-//! the page's load carries no server-function client. Everything works without JavaScript: the
-//! claim, the key test and the consent withdrawal are plain forms, the tabs are links.
+//! dates, every snippet tab, a key test's outcome), so the browser carries no money, calendar,
+//! snippet or explanation code. The requests the key test and the usage bar send are `#[lazy]`
+//! functions, fetched on first use: the page's load carries no server-function client.
+//! Everything works without JavaScript: the claim, the key test and the consent withdrawal are
+//! plain forms, the tabs are links.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use leptos::prelude::*;
