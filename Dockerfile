@@ -50,6 +50,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends nodejs npm \
     && rm -rf /var/lib/apt/lists/* \
     && rustup target add wasm32-unknown-unknown \
+    # The WASM's standard library is compiled from source, for size (scripts/build-release.sh).
+    && rustup component add rust-src \
     # wasm-opt for the release WASM; Debian's binaryen is too old.
     && npm install -g --no-audit --no-fund binaryen
 WORKDIR /src
@@ -58,7 +60,7 @@ COPY Cargo.lock ./
 RUN cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads \
     && cargo install wasm-bindgen-cli --version "$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
 COPY . .
-RUN cargo leptos build --release --precompress --split \
+RUN bash scripts/build-release.sh \
     && mkdir -p /out \
     && cp target/release/server /out/ \
     && cp -r target/site /out/site \

@@ -11,10 +11,5 @@ if ! command -v wrk >/dev/null; then
   sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
   $sudo_cmd apt-get install -y wrk || { $sudo_cmd apt-get update && $sudo_cmd apt-get install -y wrk; }
 fi
-if ! command -v wasm-opt >/dev/null; then
-  # Release builds shrink the WASM with wasm-opt; Debian's is too old, npm's binaryen is current.
-  echo "==> installing wasm-opt (npm package binaryen)"
-  npm install --prefix target/tools --no-audit --no-fund binaryen >/dev/null
-fi
-cargo leptos build --release --precompress --split
+bash scripts/build-release.sh
 cargo run --release -p bench -- "$@"

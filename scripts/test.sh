@@ -92,9 +92,13 @@ rm -f "$broken"
 echo "broken workshop file kinds refused: $refused_kinds"
 [[ $refused_kinds -ge 10 ]] || { echo "FAILED: fewer than ten kinds of broken workshop file"; exit 1; }
 
-echo "==> building the site for the end-to-end tests"
-# --split: the lazily loaded islands (`#[island(lazy)]`) go into WASM chunks of their own.
-cargo leptos build --split
+echo "==> building the site as shipped (release WASM) and a debug server, for the end-to-end tests"
+# The browser tests run the WASM a deployment serves (built for size with flags of its own,
+# scripts/build-release.sh) against a debug server, quicker to build; the server reads the site's
+# file names from hash.txt beside its binary.
+bash scripts/build-release.sh --frontend-only
+cargo leptos build --split --server-only
+cp target/release/hash.txt target/debug/hash.txt
 
 echo "==> no server-only secret reaches a browser: the built site and what the server sends"
 # The names of the server's secret settings (server/src/config.rs) must not be in the built site

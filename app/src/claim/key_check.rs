@@ -89,7 +89,6 @@ impl KeyCheck {
 pub struct KeyCheckText {
     /// [`KeyCheck::code`], for the page's `data-outcome`.
     pub code: String,
-    pub works: bool,
     pub explanation: String,
     /// The model's answer to a key that works; empty otherwise, or when it did not survive a
     /// redirect.
@@ -105,13 +104,14 @@ impl From<&KeyCheck> for KeyCheckText {
             KeyCheck::ModelNotAllowed { refusal, .. } => (String::new(), refusal.clone()),
             _ => (String::new(), String::new()),
         };
-        KeyCheckText {
-            code: check.code().to_string(),
-            works: check.works(),
-            explanation: check.explanation(),
-            answer,
-            refusal,
-        }
+        KeyCheckText { code: check.code().to_string(), explanation: check.explanation(), answer, refusal }
+    }
+}
+
+impl KeyCheckText {
+    /// [`KeyCheck::works`], read from the code the text carries ([`KeyCheck::code`]).
+    pub fn works(&self) -> bool {
+        self.code == "works"
     }
 }
 
@@ -209,16 +209,17 @@ mod tests {
         let refusal = "Model m/x is not allowed by the guardrail of this API key";
         let refused = KeyCheckText::from(&KeyCheck::ModelNotAllowed { model: "m/x".into(), refusal: refusal.into() });
         assert_eq!(refused.code, "model-not-allowed");
-        assert!(!refused.works);
+        assert!(!refused.works());
         assert!(refused.explanation.starts_with("Your key may not use m/x"), "{}", refused.explanation);
         assert_eq!((refused.answer.as_str(), refused.refusal.as_str()), ("", refusal));
 
         let works = KeyCheckText::from(&KeyCheck::Works { model: "m/x".into(), answer: "Hello there".into() });
-        assert_eq!((works.code.as_str(), works.works), ("works", true));
+        assert_eq!((works.code.as_str(), works.works()), ("works", true));
         assert_eq!(works.explanation, "Your key works: m/x answered.");
         assert_eq!((works.answer.as_str(), works.refusal.as_str()), ("Hello there", ""));
 
         let expired = KeyCheckText::from(&KeyCheck::Expired);
+        assert!(!expired.works());
         assert_eq!((expired.code.as_str(), expired.answer.as_str(), expired.refusal.as_str()), ("expired", "", ""));
     }
 }

@@ -581,7 +581,7 @@ fn KeyTest(slug: String, model: String, checked: Option<KeyCheckText>) -> impl I
                         .get()
                         .map(|outcome| match outcome {
                             Ok(check) => {
-                                let class = if check.works { "key-check ok" } else { "key-check failed" };
+                                let class = if check.works() { "key-check ok" } else { "key-check failed" };
                                 let quote = if !check.answer.is_empty() {
                                     Some(view! { <blockquote>{check.answer}</blockquote> }.into_any())
                                 } else if !check.refusal.is_empty() {
