@@ -3,14 +3,16 @@
 # target/release/hash.txt and target/release/server.
 #
 #   bash scripts/build-release.sh [--frontend-only]
-#     --frontend-only: the site and hash.txt only (the end-to-end tests run it with a debug server)
+#     --frontend-only: target/site and target/release/hash.txt only (scripts/test.sh serves them
+#     with a debug server)
 #
 # The WASM is built with the standard library compiled again for size (docs/decisions.md, "The
 # WASM's standard library"): `-Zbuild-std` with `-Cpanic=immediate-abort` leaves out the panic
 # messages and the formatting behind them, `-Zlocation-detail=none` the source paths; the attendee
 # page is then a fifth lighter. The flags are unstable: RUSTC_BOOTSTRAP=1 lets the stable toolchain
-# take them, for the WASM's build only (the server never sees it). A toolchain that refuses them
-# gets the plain build, with a warning; MINTER_PLAIN_WASM=1 asks for the plain build.
+# take them, for the WASM's build only (the server's build never sees it). If that build fails (a
+# toolchain that changed the flags), the plain WASM is built, with a warning; MINTER_PLAIN_WASM=1
+# asks for the plain build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/target/tools/node_modules/.bin:$PATH"
@@ -29,7 +31,7 @@ size_flags="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
 
 built_for_size=0
 if [[ "${MINTER_PLAIN_WASM:-0}" != 1 ]]; then
-  if ! rustup component list --installed | grep -q '^rust-src'; then
+  if ! grep -q '^rust-src' <<<"$(rustup component list --installed 2>/dev/null)"; then
     echo "==> adding the rust-src component (the WASM's standard library is compiled from it)"
     rustup component add rust-src || true
   fi
@@ -37,7 +39,7 @@ if [[ "${MINTER_PLAIN_WASM:-0}" != 1 ]]; then
     "${release[@]}" --frontend-only --lib-cargo-args=-Zbuild-std=std,panic_abort; then
     built_for_size=1
   else
-    echo "warning: this toolchain refused the WASM's size flags; building the plain WASM" >&2
+    echo "warning: the WASM's build for size failed (above); building the plain WASM" >&2
   fi
 fi
 if ((!built_for_size)); then
