@@ -176,27 +176,19 @@ pub async fn bind(state: &AppState, workshop: &Workshop, row: &Attendance) -> Re
         return Err(BindError::Disabled);
     }
     let guardrail_id = ensure(state, workshop).await.map_err(BindError::Guardrail)?;
-    assign(state, &guardrail_id, row, hash).await?;
+    let bound_at = assign(state, &guardrail_id, hash).await?;
+    state.store.mark_bound(&row.user_id, &row.workshop_slug, &guardrail_id, bound_at).await?;
     Ok(guardrail_id)
 }
 
-/// Assigns the key `hash` of `row` to the guardrail `guardrail_id` and marks the row bound;
-/// when it was bound. Idempotent: a key already assigned is counted again.
-pub async fn assign(
-    state: &AppState,
-    guardrail_id: &str,
-    row: &Attendance,
-    hash: &str,
-) -> Result<DateTime<Utc>, BindError> {
+/// Assigns the key `hash` to the guardrail `guardrail_id` at OpenRouter; when it was assigned.
+/// Idempotent: a key already assigned is counted again. Records nothing.
+pub async fn assign(state: &AppState, guardrail_id: &str, hash: &str) -> Result<DateTime<Utc>, BindError> {
     // POST /keys ignores guardrail ids: binding is this separate call. The API answers 200 with
     // a count; a key it did not find is simply not counted.
     match state.openrouter.assign_keys_to_guardrail(guardrail_id, &[hash.to_string()]).await? {
-        1 => {
-            // To the microsecond, as both databases keep it: the claim shows this very value.
-            let now = Utc::now().trunc_subsecs(6);
-            state.store.mark_bound(&row.user_id, &row.workshop_slug, guardrail_id, now).await?;
-            Ok(now)
-        }
+        // To the microsecond, as both databases keep it: the claim shows this very value.
+        1 => Ok(Utc::now().trunc_subsecs(6)),
         _ => Err(BindError::NotTaken),
     }
 }

@@ -9,7 +9,7 @@ pub fn claim_finished(outcome: &'static str, took: Duration) {
     metrics::histogram!("minter_claim_seconds", "outcome" => outcome).record(took.as_secs_f64());
 }
 
-/// Runs one step of a claim (`reserve`, `guardrail`, `create_key`, `save`, `assign`) and records
+/// Runs one step of a claim (`reserve`, `guardrail`, `create_key`, `assign`, `save`) and records
 /// how long it took, queueing included: where a claim's time goes, by step.
 pub async fn claim_step<T>(step: &'static str, work: impl std::future::Future<Output = T>) -> T {
     let started = std::time::Instant::now();

@@ -1,5 +1,5 @@
 //! The mint flow end to end against the simulator over real HTTP and a real SQLite database:
-//! reserve → ensure guardrail → create key → assign → save.
+//! reserve → ensure guardrail → create key → assign → save the key with its binding.
 #![cfg(feature = "ssr")]
 
 mod support;
@@ -227,6 +227,8 @@ async fn failed_assignment_still_gives_the_key_unbound() {
     let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
     assert!(row.or_key_plaintext.is_some(), "the attendee has the key");
     assert!(row.guardrail_attached_at.is_none(), "and the row is unbound");
+    assert!(row.bind_attempts == 1 && row.next_bind_at.is_some_and(|at| at > now()), "with a retry due later");
+    assert_eq!(h.state.store.attendance(&ada.user_id, "flow").await.unwrap(), Some(row.clone()), "saved as shown");
     let simulated = h.simulator.keys().into_iter().find(|k| k.info.hash == row.or_key_hash.clone().unwrap()).unwrap();
     assert_eq!(simulated.guardrail_id, None);
 }
@@ -618,29 +620,36 @@ async fn a_save_whose_answer_is_lost_is_found_committed_and_the_claim_goes_on() 
     assert_eq!(h.state.store.claimed_count("flow").await.unwrap(), 1);
 }
 
-/// The write after the assignment (marking the row bound) is refused by the database: the key is
-/// saved and bound at OpenRouter, so the attendee gets it; the row stays unbound until the
-/// background's next round assigns it again (idempotent) and records it.
+/// The claim's assignment fails, so the key is saved unbound with a retry due; the background's
+/// retry is taken by OpenRouter but the database refuses to mark the row bound. The row stays
+/// unbound; once the database takes the write, the next round assigns again (idempotent) and
+/// records it. One working key throughout.
 #[tokio::test]
-async fn a_refused_bound_mark_still_gives_the_key_and_the_background_records_it() {
+async fn a_refused_bound_mark_in_the_background_is_recorded_by_the_next_round() {
     use app::background::run_once;
     for (store, db) in support::db::both_databases().await {
         let name = db.name;
         let h = support::flow::harness_on(store).await;
         let w = workshop(10);
         let ada = user(&h.state, "ada").await;
-        db.refuse_setting("guardrail_attached_at").await;
-
+        h.simulator.fail_next("/assignments/keys", 500, 10);
         let row = claim(&h.state, &ada, &w, false, now()).await.unwrap();
-        assert!(!row.is_bound(), "{name}: the row could not be marked bound");
+        assert!(!row.is_bound() && row.bind_attempts == 1, "{name}: saved unbound, one attempt made");
+        let retry_at = row.next_bind_at.expect("a retry is due");
+        h.simulator.clear_faults();
+
+        db.refuse_setting("guardrail_attached_at").await;
+        assert_eq!(run_once(&h.state, &[&w], retry_at).await.unwrap().rebound, 0, "{name}");
         let keys = h.simulator.keys();
         assert_eq!(keys.len(), 1, "{name}");
         assert!(keys[0].guardrail_id.is_some(), "{name}: bound at OpenRouter");
-        assert_eq!(row.or_key_hash.as_deref(), Some(keys[0].info.hash.as_str()), "{name}");
+        let stored = h.state.store.attendance(&ada.user_id, "flow").await.unwrap().unwrap();
+        assert!(!stored.is_bound(), "{name}: the row could not be marked bound");
         assert_eq!(chat_status(&h.base_url, row.or_key_plaintext.as_deref().unwrap()).await, 200, "{name}");
 
         db.allow_setting("guardrail_attached_at").await;
-        assert_eq!(run_once(&h.state, &[&w], now()).await.unwrap().rebound, 1, "{name}");
+        let later = stored.next_bind_at.expect("another retry is due");
+        assert_eq!(run_once(&h.state, &[&w], later).await.unwrap().rebound, 1, "{name}");
         assert!(h.state.store.attendance(&ada.user_id, "flow").await.unwrap().unwrap().is_bound(), "{name}");
         assert_eq!(h.simulator.key_count(), 1, "{name}: still one key");
     }

@@ -6,11 +6,11 @@ mod support;
 
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, SubsecRound, Utc};
 use rust_decimal::Decimal;
 
 use app::store::{
-    AttendeeProfile, ClaimStatus, MintedKey, NewReservation, Reservation, Store, StoreError, EVERY_WORKSHOP,
+    AttendeeProfile, Binding, ClaimStatus, MintedKey, NewReservation, Reservation, Store, StoreError, EVERY_WORKSHOP,
 };
 use app::workshops::Pause;
 use support::db::{postgres_store, sqlite_store};
@@ -37,6 +37,11 @@ fn reservation(user: &AttendeeProfile, slug: &str) -> NewReservation {
 }
 
 const FRESH: Duration = Duration::minutes(2);
+
+/// A claim's binding that failed, with its retry due now.
+fn unbound() -> Binding {
+    Binding::Failed { retry_at: Utc::now() }
+}
 
 /// Runs one contract test body against both backends.
 macro_rules! contract {
@@ -101,14 +106,17 @@ contract!(reserve_mint_bind_round_trip, |store: Arc<dyn Store>| async move {
     assert!(matches!(again, Reservation::Existing(ref a) if a.status == ClaimStatus::Reserved), "{again:?}");
     assert_eq!(store.claimed_count("demo").await.unwrap(), 1);
 
-    store
-        .save_minted_key(&p.user_id, "demo", &MintedKey { hash: "h1".into(), plaintext: "sk-or-v1-abc".into() })
-        .await
-        .unwrap();
+    let key = MintedKey { hash: "h1".into(), plaintext: "sk-or-v1-abc".into() };
+    // Microseconds: what both databases keep.
+    let retry_at = Utc::now().trunc_subsecs(6) + Duration::seconds(30);
+    let binding = Binding::Failed { retry_at };
+    store.save_minted_key(&p.user_id, "demo", &key, &binding).await.unwrap();
     let minted = store.attendance(&p.user_id, "demo").await.unwrap().unwrap();
+    assert_eq!(minted, row.clone().minted(key, &binding), "the row the claim builds is the row saved");
     assert_eq!(minted.status, ClaimStatus::Minted);
     assert_eq!(minted.or_key_plaintext.as_deref(), Some("sk-or-v1-abc"));
     assert!(minted.guardrail_attached_at.is_none(), "unbound until assigned");
+    assert_eq!((minted.bind_attempts, minted.next_bind_at), (1, Some(retry_at)));
 
     store.mark_bound(&p.user_id, "demo", "gr-1", Utc::now()).await.unwrap();
     let bound = store.attendance(&p.user_id, "demo").await.unwrap().unwrap();
@@ -127,16 +135,21 @@ contract!(a_key_fills_only_a_reservation, |store: Arc<dyn Store>| async move {
     store.upsert_attendee(&p, Utc::now()).await.unwrap();
     let key = |hash: &str| MintedKey { hash: hash.into(), plaintext: format!("sk-or-v1-{hash}") };
     // No reservation (never made, or released as stale while the key was being created).
-    let err = store.save_minted_key(&p.user_id, "w", &key("h0")).await.unwrap_err();
+    let err = store.save_minted_key(&p.user_id, "w", &key("h0"), &unbound()).await.unwrap_err();
     assert!(matches!(err, StoreError::NotReserved), "{err:?}");
     assert!(store.attendance(&p.user_id, "w").await.unwrap().is_none(), "no row is created");
 
-    store.reserve_claim(&reservation(&p, "w"), 10, FRESH).await.unwrap();
-    store.save_minted_key(&p.user_id, "w", &key("h1")).await.unwrap();
+    let Reservation::Reserved(reserved) = store.reserve_claim(&reservation(&p, "w"), 10, FRESH).await.unwrap() else {
+        panic!("not reserved")
+    };
+    let bound = Binding::Bound { guardrail_id: "gr-1".into(), at: Utc::now().trunc_subsecs(6) };
+    store.save_minted_key(&p.user_id, "w", &key("h1"), &bound).await.unwrap();
     // A second key for the same claim does not replace the one the attendee was shown.
-    let err = store.save_minted_key(&p.user_id, "w", &key("h2")).await.unwrap_err();
+    let err = store.save_minted_key(&p.user_id, "w", &key("h2"), &unbound()).await.unwrap_err();
     assert!(matches!(err, StoreError::NotReserved), "{err:?}");
     let row = store.attendance(&p.user_id, "w").await.unwrap().unwrap();
+    assert_eq!(row, reserved.minted(key("h1"), &bound), "saved bound, as built");
+    assert!(row.is_bound() && row.next_bind_at.is_none() && row.bind_attempts == 0);
     assert_eq!(row.or_key_hash.as_deref(), Some("h1"));
     assert_eq!(row.or_key_plaintext.as_deref(), Some("sk-or-v1-h1"));
 });
@@ -387,7 +400,7 @@ contract!(usage_is_recorded_by_key_hash, |store: Arc<dyn Store>| async move {
         store.upsert_attendee(p, Utc::now()).await.unwrap();
         store.reserve_claim(&reservation(p, "w"), 10, FRESH).await.unwrap();
         let key = MintedKey { hash: format!("hash-{}", p.user_id), plaintext: "sk-or-v1-x".into() };
-        store.save_minted_key(&p.user_id, "w", &key).await.unwrap();
+        store.save_minted_key(&p.user_id, "w", &key, &unbound()).await.unwrap();
     }
     let now = Utc::now();
     let usage = [
@@ -604,7 +617,7 @@ async fn minted(store: &Arc<dyn Store>, id: &str) -> AttendeeProfile {
     let r = NewReservation { key_label: format!("w-{id}"), ..reservation(&p, "w") };
     assert!(matches!(store.reserve_claim(&r, 10, FRESH).await.unwrap(), Reservation::Reserved(_)));
     let key = MintedKey { hash: format!("h-{id}"), plaintext: format!("sk-or-v1-{id}") };
-    store.save_minted_key(&p.user_id, "w", &key).await.unwrap();
+    store.save_minted_key(&p.user_id, "w", &key, &unbound()).await.unwrap();
     p
 }
 
@@ -677,7 +690,7 @@ contract!(unbound_keys_wait_for_their_retry, |store: Arc<dyn Store>| async move 
     store.record_bind_failure(&ada.user_id, "w", now + Duration::seconds(30)).await.unwrap();
     assert!(due(now).await.is_empty());
     assert_eq!(due(now + Duration::seconds(30)).await, std::slice::from_ref(&ada.user_id));
-    assert_eq!(store.attendance(&ada.user_id, "w").await.unwrap().unwrap().bind_attempts, 1);
+    assert_eq!(store.attendance(&ada.user_id, "w").await.unwrap().unwrap().bind_attempts, 2, "the claim's, then this");
 
     // A bound row made unbound again (the demo's fault) waits for its retry like the others.
     store.mark_unbound(&cy.user_id, "w", now + Duration::seconds(30)).await.unwrap();

@@ -361,8 +361,8 @@ fn print_claim_steps(spent: &steps::Totals, latencies: &[Duration]) {
         ("reserve", "reserve a pool slot (database)"),
         ("guardrail", "the workshop's guardrail (memory once known)"),
         ("create_key", "create the key (OpenRouter)"),
-        ("save", "save the key (database)"),
-        ("assign", "assign it to the guardrail (OpenRouter) and record that (database)"),
+        ("assign", "assign it to the guardrail (OpenRouter)"),
+        ("save", "save the key with its binding (database)"),
     ] {
         let ms = mean(spent.steps.get(step).copied().unwrap_or_default());
         in_steps += ms;

@@ -64,8 +64,10 @@ async fn killed_and_reconciled(url: &str) {
     let early_cookie = first.sign_in("early@example.org").await;
     let early = first.claim(&early_cookie, SLUG).await.key();
 
-    // Ada's and Bob's keys are created at OpenRouter, but the answers never come back...
-    sim.hang_next_after_apply("POST ^/keys$", 2);
+    // Ada's and Bob's keys are created at OpenRouter, but one creation's answer never comes
+    // back, and the other key's assignment (made before the save) never answers...
+    sim.hang_next_after_apply("POST ^/keys$", 1);
+    sim.hang_next_after_apply("/assignments/keys$", 1);
     let ada_cookie = first.sign_in("ada@example.org").await;
     let bob_cookie = first.sign_in("bob@example.org").await;
     let in_flight: Vec<_> = [&ada_cookie, &bob_cookie]
@@ -75,9 +77,9 @@ async fn killed_and_reconciled(url: &str) {
             tokio::spawn(async move { claim_at(port, &cookie, SLUG).await })
         })
         .collect();
-    eventually("OpenRouter holds Ada's and Bob's new keys", Duration::from_secs(10), || {
+    eventually("OpenRouter holds Ada's and Bob's new keys, one being assigned", Duration::from_secs(10), || {
         let sim = sim.clone();
-        async move { sim.key_count() == 3 }
+        async move { sim.key_count() == 3 && sim.requests_matching("POST", "/assignments/keys") == 2 }
     })
     .await;
     // ... so the server is between "key created" and "row saved": both rows are reservations

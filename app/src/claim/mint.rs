@@ -1,5 +1,5 @@
 //! The mint flow: reserve a pool slot → ensure the workshop's guardrail (`crate::guardrail`) →
-//! create the key → save it → assign it to the guardrail. Server-only.
+//! create the key → assign it to the guardrail → save both. Server-only.
 
 use std::time::Duration;
 
@@ -10,10 +10,10 @@ use tracing::{info, warn};
 
 use super::ClaimError;
 use crate::auth::SessionUser;
-use crate::guardrail::{self, BindError, GuardrailError};
+use crate::guardrail::{self, GuardrailError};
 use crate::metrics::claim_step;
 use crate::state::AppState;
-use crate::store::{Attendance, ClaimStatus, MintedKey, NewReservation, Reservation, StoreError};
+use crate::store::{Attendance, Binding, ClaimStatus, MintedKey, NewReservation, Reservation, StoreError};
 use crate::workshops::{Pause, WindowState, Workshop};
 
 /// A reservation older than this belongs to a request that died; the next claim takes it over.
@@ -153,39 +153,23 @@ async fn mint(state: &AppState, workshop: &Workshop, row: Attendance) -> Result<
         }
     };
     let key = MintedKey { hash: created.data.hash.clone(), plaintext: created.key };
-    if let Err(e) = claim_step("save", state.store.save_minted_key(user_id, slug, &key)).await {
+    // Bound before it is saved, so that one write saves the key with its binding. A request that
+    // dies in between leaves a key no row holds, as one dying before the save always could: the
+    // attendee's next claim takes the stale reservation over and deletes it by name.
+    let binding = match claim_step("assign", guardrail::assign(state, &guardrail_id, &key.hash)).await {
+        Ok(at) => Binding::Bound { guardrail_id, at },
+        // The attendee keeps the key (budget and expiry still bound it) and the row stays
+        // unbound: this was the first attempt, the background retries with backoff.
+        Err(e) => {
+            warn!(workshop = slug, key_label = %row.key_label, error = %e, "binding the key to the guardrail failed; row left unbound");
+            Binding::Failed { retry_at: guardrail::next_bind_attempt_at(Utc::now().trunc_subsecs(6), 1) }
+        }
+    };
+    if let Err(e) = claim_step("save", state.store.save_minted_key(user_id, slug, &key, &binding)).await {
         key_not_saved(state, workshop, &row, &key.hash, &e).await?;
     }
     crate::metrics::key_minted(started.elapsed());
-    // The row as it is now saved, built rather than read back; the binding below completes it.
-    let mut saved = Attendance {
-        status: ClaimStatus::Minted,
-        or_key_hash: Some(key.hash.clone()),
-        or_key_plaintext: Some(key.plaintext),
-        ..row
-    };
-    // If binding fails the attendee keeps the key (budget and expiry still bound it) and the row
-    // stays unbound for a retry.
-    match claim_step("assign", guardrail::assign(state, &guardrail_id, &saved, &key.hash)).await {
-        Ok(bound_at) => {
-            saved.or_guardrail_id = Some(guardrail_id);
-            saved.guardrail_attached_at = Some(bound_at);
-        }
-        // Bound at OpenRouter, but not recorded: this costs the attendee nothing. The row stays
-        // unbound with its retry due, so the background's next round assigns it again
-        // (idempotent) and records it.
-        Err(BindError::Store(e)) => {
-            warn!(workshop = slug, key_label = %saved.key_label, error = %e, "recording the binding failed; the background will record it");
-        }
-        Err(e) => {
-            warn!(workshop = slug, key_label = %saved.key_label, error = %e, "binding the key to the guardrail failed; row left unbound");
-            // This was the first attempt; the background retries with backoff.
-            let next = guardrail::next_bind_attempt_at(Utc::now().trunc_subsecs(6), 1);
-            state.store.record_bind_failure(&saved.user_id, slug, next).await?;
-            saved.bind_attempts += 1;
-            saved.next_bind_at = Some(next);
-        }
-    }
+    let saved = row.minted(key, &binding);
     info!(workshop = slug, key_label = %saved.key_label, "key minted");
     Ok(saved)
 }

@@ -235,6 +235,65 @@ pub struct MintedKey {
     pub plaintext: String,
 }
 
+/// What the claim's assignment of its new key to the workshop's guardrail did, saved with the key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Binding {
+    /// Assigned to `guardrail_id` at `at`.
+    Bound { guardrail_id: String, at: DateTime<Utc> },
+    /// Not assigned: the background tries again from `retry_at` (the claim was the first attempt).
+    Failed { retry_at: DateTime<Utc> },
+}
+
+impl Binding {
+    /// `or_guardrail_id` as saved.
+    fn guardrail_id(&self) -> Option<&str> {
+        match self {
+            Binding::Bound { guardrail_id, .. } => Some(guardrail_id),
+            Binding::Failed { .. } => None,
+        }
+    }
+
+    /// `guardrail_attached_at` as saved.
+    fn attached_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Binding::Bound { at, .. } => Some(*at),
+            Binding::Failed { .. } => None,
+        }
+    }
+
+    /// `bind_attempts` as saved: the claim's attempt counts only when it failed.
+    fn failed_attempts(&self) -> u32 {
+        match self {
+            Binding::Bound { .. } => 0,
+            Binding::Failed { .. } => 1,
+        }
+    }
+
+    /// `next_bind_at` as saved.
+    fn retry_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Binding::Bound { .. } => None,
+            Binding::Failed { retry_at } => Some(*retry_at),
+        }
+    }
+}
+
+impl Attendance {
+    /// This reserved row as [`Store::save_minted_key`] leaves it: built, not read back.
+    pub fn minted(self, key: MintedKey, binding: &Binding) -> Attendance {
+        Attendance {
+            status: ClaimStatus::Minted,
+            or_key_hash: Some(key.hash),
+            or_key_plaintext: Some(key.plaintext),
+            or_guardrail_id: binding.guardrail_id().map(str::to_string),
+            guardrail_attached_at: binding.attached_at(),
+            bind_attempts: binding.failed_attempts(),
+            next_bind_at: binding.retry_at(),
+            ..self
+        }
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// How many writes this process has finished through the store. Whatever was computed from
@@ -272,10 +331,17 @@ pub trait Store: Send + Sync + 'static {
         pool_size: u32,
         stale_after: chrono::Duration,
     ) -> StoreResult<Reservation>;
-    /// Fills the claim's reservation with its key; `NotReserved` when there is no reserved row to
-    /// fill, so the caller deletes a key nobody will be shown.
-    async fn save_minted_key(&self, user_id: &str, workshop_slug: &str, key: &MintedKey) -> StoreResult<()>;
-    /// The key was assigned to the workshop's guardrail.
+    /// Fills the claim's reservation with its key and what binding it did, in one write;
+    /// `NotReserved` when there is no reserved row to fill, so the caller deletes a key nobody
+    /// will be shown.
+    async fn save_minted_key(
+        &self,
+        user_id: &str,
+        workshop_slug: &str,
+        key: &MintedKey,
+        binding: &Binding,
+    ) -> StoreResult<()>;
+    /// A saved key was assigned to the workshop's guardrail (a retry, or a rotated key).
     async fn mark_bound(
         &self,
         user_id: &str,

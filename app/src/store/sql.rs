@@ -395,11 +395,18 @@ impl Store for SqlStore {
         reservations.reserve(r, pool_size, stale_after).await
     }
 
-    async fn save_minted_key(&self, user_id: &str, workshop_slug: &str, key: &MintedKey) -> StoreResult<()> {
+    async fn save_minted_key(
+        &self,
+        user_id: &str,
+        workshop_slug: &str,
+        key: &MintedKey,
+        binding: &Binding,
+    ) -> StoreResult<()> {
         let _counted = self.counting_write();
         let saved = on_writer!(&self.db, pool => {
             sqlx::query(
-                "UPDATE workshop_attendance SET status = $3, or_key_hash = $4, or_key_plaintext = $5
+                "UPDATE workshop_attendance SET status = $3, or_key_hash = $4, or_key_plaintext = $5,
+                   or_guardrail_id = $6, guardrail_attached_at = $7, bind_attempts = $8, next_bind_at = $9
                  WHERE user_id = $1 AND workshop_slug = $2 AND status = 'reserved'",
             )
             .bind(user_id)
@@ -407,6 +414,10 @@ impl Store for SqlStore {
             .bind(ClaimStatus::Minted.as_str())
             .bind(&key.hash)
             .bind(&key.plaintext)
+            .bind(binding.guardrail_id())
+            .bind(binding.attached_at())
+            .bind(binding.failed_attempts() as i32)
+            .bind(binding.retry_at())
             .execute(pool)
             .await?
             .rows_affected()
