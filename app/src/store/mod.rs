@@ -331,7 +331,7 @@ pub trait Store: Send + Sync + 'static {
         pool_size: u32,
         stale_after: chrono::Duration,
     ) -> StoreResult<Reservation>;
-    /// Fills the claim's reservation with its key and what binding it did, in one write;
+    /// Fills the claim's reservation with its key and the outcome of its assignment, in one write;
     /// `NotReserved` when there is no reserved row to fill, so the caller deletes a key nobody
     /// will be shown.
     async fn save_minted_key(
