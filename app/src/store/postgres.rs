@@ -108,10 +108,8 @@ async fn reserve_claim(
     reservation(&answer)
 }
 
-/// Several reservations in one call of `reserve_claims`, one transaction: a group of fresh claims
-/// with room for all is reserved by a few statements for the whole group
-/// (migrations/postgres/0008_reserve_claims_at_once.sql), any other by `reserve_claim` for each,
-/// in order (0007). A group of one is that call itself.
+/// Several reservations in one call of `reserve_claims` (migrations/postgres/0007_reserve_claims.sql),
+/// one transaction: `reserve_claim` for each, in order. A group of one is that call itself.
 #[async_trait::async_trait]
 impl ReserveTogether for PgPool {
     async fn reserve_together(&self, group: &[Request]) -> StoreResult<Vec<Reservation>> {
