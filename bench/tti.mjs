@@ -4,7 +4,10 @@
 // page marks `body[data-hydrated]`, and each lazily loaded island its `data-ready`). Prints one JSON line: {"runs": [...ms], "median_ms", "bytes"}.
 //
 //   node bench/tti.mjs http://127.0.0.1:3000 [runs]
-// Playwright comes from end2end/node_modules (scripts/setup.sh installs it).
+// With TTI_COOKIE (a `Cookie` header's value, e.g. the session of an attendee who already holds
+// a key, as the bench passes it) the page is measured for that attendee; without it, one signs
+// in through the demo form and claims first. Playwright comes from end2end/node_modules
+// (scripts/setup.sh installs it).
 import { createRequire } from 'node:module';
 
 const require = createRequire(new URL('../end2end/package.json', import.meta.url));
@@ -29,13 +32,23 @@ const browser = await chromium.launch({
 const context = await browser.newContext();
 const page = await context.newPage();
 
-// An attendee with a key (demo sign-in, then a claim through the page).
-await page.goto(`${base}/auth/dev?next=/w/demo`);
-await page.getByLabel('Email').fill(`tti-${Date.now()}@example.org`);
-await page.getByLabel('Name').fill('TTI');
-await page.getByRole('button', { name: 'Sign in' }).click();
-await interactive(page);
-await page.getByTestId('claim').click();
+// An attendee with a key: the one whose session is given, or a new one (demo sign-in, then a
+// claim through the page).
+if (process.env.TTI_COOKIE) {
+  const cookies = process.env.TTI_COOKIE.split(';').map((pair) => {
+    const at = pair.indexOf('=');
+    return { name: pair.slice(0, at).trim(), value: pair.slice(at + 1).trim(), url: base };
+  });
+  await context.addCookies(cookies);
+  await page.goto(`${base}/w/demo`);
+} else {
+  await page.goto(`${base}/auth/dev?next=/w/demo`);
+  await page.getByLabel('Email').fill(`tti-${Date.now()}@example.org`);
+  await page.getByLabel('Name').fill('TTI');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await interactive(page);
+  await page.getByTestId('claim').click();
+}
 await page.waitForSelector('[data-testid="api-key"]');
 
 const cdp = await context.newCDPSession(page);

@@ -4,7 +4,7 @@
 # --postgres postgres://postgres@127.0.0.1:5432/postgres, --concurrency 64, --help.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MINTER_SETUP_BROWSER=0 bash scripts/setup.sh
+MINTER_SETUP_FOR=bench bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PWD/target/tools/node_modules/.bin:$PATH"
 if ! command -v wrk >/dev/null; then
   echo "==> installing wrk (Debian package), the page load generator"

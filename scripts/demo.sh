@@ -3,7 +3,7 @@
 # sign-in and the built-in OpenRouter simulator. No accounts needed. Ctrl-C stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MINTER_SETUP_BROWSER=0 bash scripts/setup.sh
+MINTER_SETUP_FOR=demo bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export MINTER_DEMO="${MINTER_DEMO:-1}"
 export DATABASE_URL="${DATABASE_URL:-sqlite://target/demo.db}"

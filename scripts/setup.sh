@@ -34,8 +34,16 @@ if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $wbg_vers
   cargo install wasm-bindgen-cli --version "$wbg_version"
 fi
 
-# The test tools (the demo and the bench set MINTER_SETUP_BROWSER=0 and skip them).
-if [[ "${MINTER_SETUP_BROWSER:-1}" == 1 ]]; then
+# What else is installed depends on who asks (MINTER_SETUP_FOR): the tests (the default) need
+# every tool below; the bench needs Chromium and Playwright for its time to interactive; the
+# demo needs none of them.
+setup_for="${MINTER_SETUP_FOR:-test}"
+case "$setup_for" in
+  test | bench | demo) ;;
+  *) echo "MINTER_SETUP_FOR must be test, bench or demo, not '$setup_for'" >&2; exit 2 ;;
+esac
+sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+if [[ "$setup_for" == test ]]; then
   if [[ "$(cargo deny --version 2>/dev/null || true)" != *"0.20.2"* ]]; then
     log "installing cargo-deny 0.20.2 (a few minutes, once)"
     cargo install cargo-deny --version 0.20.2 --locked
@@ -43,12 +51,12 @@ if [[ "${MINTER_SETUP_BROWSER:-1}" == 1 ]]; then
   # The snippet tests run the pasted code with the real SDKs: Python's venv and curl.
   if ! python3 -m venv --help >/dev/null 2>&1 || ! command -v curl >/dev/null; then
     log "installing python3-venv and curl (Debian packages) for the snippet tests"
-    sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
     $sudo_cmd apt-get install -y python3-venv curl || { $sudo_cmd apt-get update && $sudo_cmd apt-get install -y python3-venv curl; }
   fi
+fi
+if [[ "$setup_for" == test || "$setup_for" == bench ]]; then
   if [[ ! -x /usr/bin/chromium ]]; then
-    log "installing Chromium (Debian package) for the end-to-end tests"
-    sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+    log "installing Chromium (Debian package) for the end-to-end tests and the time to interactive"
     $sudo_cmd apt-get install -y chromium || { $sudo_cmd apt-get update && $sudo_cmd apt-get install -y chromium; }
   fi
   # Playwright, axe-core and oauth2-mock-server (also used by the cargo sign-in tests);

@@ -8,6 +8,7 @@ mod burst;
 mod pages;
 mod process;
 mod steps;
+mod tti;
 mod weight;
 
 use std::path::PathBuf;
@@ -68,6 +69,10 @@ struct Args {
     /// moment of the machine).
     #[arg(long, default_value_t = 5)]
     cold_starts: usize,
+    /// Loads of the workshop page in Chromium, on a throttled network, for its time to
+    /// interactive (`bench/tti.mjs`; 0 skips it).
+    #[arg(long, default_value_t = 5)]
+    tti_runs: usize,
     /// Connections wrk keeps open per page.
     #[arg(long, default_value_t = 32)]
     connections: u32,
@@ -339,6 +344,27 @@ async fn run(args: &Args) -> Result<(), String> {
         } else if path == &admin_page {
             let html = &assets[0];
             println!("\ntarget HTML ≤ 120 KB (122,880 B): {} B, {}", html.raw, yes_no(html.raw <= 122_880));
+        }
+    }
+    if let (Some(cookie), true) = (attendee.as_deref(), args.tti_runs > 0) {
+        println!("\n## Time to interactive: {workshop} (with a key), Chromium, 1.6 Mbit/s down, 750 kbit/s up, 150 ms round trip\n");
+        match tti::measure(&server.base, cookie, args.tti_runs).await {
+            Ok(tti) => {
+                let runs: Vec<String> = tti.runs.iter().map(u64::to_string).collect();
+                print_table(
+                    &["measure", "value"],
+                    [
+                        vec![
+                            format!("median of {} loads, the cache empty", tti.runs.len()),
+                            format!("{} ms", tti.median_ms),
+                        ],
+                        vec!["each load".into(), format!("{} ms", runs.join(", "))],
+                        vec!["bytes over the wire (Chromium's count)".into(), tti.bytes.to_string()],
+                    ]
+                    .into_iter(),
+                );
+            }
+            Err(reason) => println!("not measured: {reason}"),
         }
     }
     let peak = server.peak_rss_mib();
