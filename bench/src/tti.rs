@@ -20,10 +20,10 @@ pub struct Tti {
 pub async fn measure(base: &str, cookie: &str, runs: usize) -> Result<Tti, String> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     if !Path::new("/usr/bin/chromium").exists() {
-        return Err("needs Debian's chromium (bash scripts/setup.sh installs it)".into());
+        return Err("needs Debian's chromium (scripts/bench.sh installs it)".into());
     }
     if !workspace.join("end2end/node_modules/@playwright/test").exists() {
-        return Err("needs end2end/node_modules (bash scripts/setup.sh installs it)".into());
+        return Err("needs end2end/node_modules (scripts/bench.sh installs it)".into());
     }
     let mut command = std::process::Command::new("node");
     command.arg(workspace.join("bench/tti.mjs")).arg(base).arg(runs.to_string()).env("TTI_COOKIE", cookie);
