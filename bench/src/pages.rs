@@ -19,14 +19,8 @@ pub async fn wrk(url: &str, cookie: Option<&str>, seconds: u64, connections: u32
         command.args(["-H", &format!("Cookie: {cookie}")]);
     }
     command.arg(url);
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("wrk: {e} (install it: apt-get install wrk, or run scripts/bench.sh)"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(format!("wrk failed: {text}{}", String::from_utf8_lossy(&output.stderr)));
-    }
+    let text = crate::process::stdout_of(command, "wrk", " (install it: apt-get install wrk, or run scripts/bench.sh)")
+        .await?;
     parse(&text).ok_or_else(|| format!("cannot read wrk's report:\n{text}"))
 }
 

@@ -1,4 +1,5 @@
-//! The release server as a child process, and what the kernel says about its CPU and memory.
+//! The release server as a child process, and what the kernel says about its CPU and memory;
+//! the other tools the bench runs to their end ([`stdout_of`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -150,4 +151,19 @@ fn clock_ticks_per_second() -> f64 {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(100.0)
+}
+
+/// Runs a tool to its end off the async runtime and returns what it printed. Errors name the
+/// program and `hint` when it cannot start, and `what` with all it printed when it fails.
+pub async fn stdout_of(mut command: Command, what: &str, hint: &str) -> Result<String, String> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{program}: {e}{hint}"))?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        return Err(format!("{what} failed: {text}{}", String::from_utf8_lossy(&output.stderr)));
+    }
+    Ok(text)
 }

@@ -27,14 +27,7 @@ pub async fn measure(base: &str, cookie: &str, runs: usize) -> Result<Tti, Strin
     }
     let mut command = std::process::Command::new("node");
     command.arg(workspace.join("bench/tti.mjs")).arg(base).arg(runs.to_string()).env("TTI_COOKIE", cookie);
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("node: {e}"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(format!("bench/tti.mjs failed: {text}{}", String::from_utf8_lossy(&output.stderr)));
-    }
+    let text = crate::process::stdout_of(command, "bench/tti.mjs", "").await?;
     parse(&text).ok_or_else(|| format!("cannot read bench/tti.mjs's report: {text}"))
 }
 
